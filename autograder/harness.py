@@ -1,0 +1,257 @@
+"""Grading one submission: probes in the sandbox, pytest checks in the grader's process.
+
+A check is a pytest test ``test_<grade_id>`` in the homework's ``grading/test_checks.py``. It
+asks for the ``submission`` fixture, calls :meth:`Submission.probe` (which runs the graded program
+and one probe in a fresh sandboxed process and returns plain tensors), and judges the result with
+``assert condition, "message for the student"``. Student code never runs in this process, so it
+can neither patch the assertions nor see the thresholds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+
+import dgm
+
+from . import sandbox
+from .homework import REPO_ROOT, Homework
+from .notebook import Program, UngradableNotebook, build_program, grade_cells, read_notebook
+
+GRADER_SEED = 0
+"""Seed of every probe unless a check asks for another; grading is deterministic."""
+
+DEFAULT_LIMITS = {"quick": sandbox.Limits(wall_seconds=60), "full": sandbox.Limits(wall_seconds=900, memory_bytes=32 << 30)}
+
+
+class ProbeFailed(Exception):
+    """The student's code could not deliver what a probe asked for."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class GraderMisconfigured(Exception):
+    """Something on the grader's side is missing (e.g. a threshold for this profile)."""
+
+
+@dataclass
+class Submission:
+    """What a check sees of one submission.
+
+    Attributes:
+        program: the graded program.
+        homework: the homework being graded.
+        profile: ``"quick"`` or ``"full"``.
+        artifacts: images the checks want shown in the feedback (name -> ``(N, C, H, W)`` tensor).
+        metrics: measured values shown in the feedback (name -> dict with value, threshold, ...).
+    """
+
+    program: Program
+    homework: Homework
+    profile: str
+    artifacts: dict[str, torch.Tensor] = field(default_factory=dict)
+    metrics: dict[str, dict] = field(default_factory=dict)
+    _cache: dict[str, dict] = field(default_factory=dict)
+
+    def probe(self, name: str, *, seconds: float | None = None, seed: int = GRADER_SEED, **kwargs) -> dict:
+        """Run probe ``name`` of the homework on the student's program and return its result.
+
+        Results are cached per (name, kwargs, seed), so two checks can share one expensive probe.
+
+        Raises:
+            ProbeFailed: the student's code raised, crashed, or ran out of time or memory.
+        """
+        key = json.dumps([name, seed, kwargs], sort_keys=True)
+        if key not in self._cache:
+            self._cache[key] = self._run(name, seed, kwargs, seconds)
+        outcome = self._cache[key]
+        if isinstance(outcome, ProbeFailed):
+            raise outcome
+        return outcome
+
+    def threshold(self, name: str) -> dict:
+        """The calibrated threshold record ``name`` for this profile (see ``thresholds.json``)."""
+        record = self.homework.thresholds().get(name, {}).get(self.profile)
+        if not record:
+            raise GraderMisconfigured(
+                f"no calibrated threshold {name!r} for profile {self.profile!r}: run "
+                f"`python -m autograder calibrate {self.homework.key} --profile {self.profile}`"
+            )
+        return record
+
+    def _run(self, name: str, seed: int, kwargs: dict, seconds: float | None) -> dict | ProbeFailed:
+        limits = DEFAULT_LIMITS[self.profile]
+        if seconds is not None:
+            limits = sandbox.Limits(seconds, limits.memory_bytes, limits.file_bytes)
+        with tempfile.TemporaryDirectory(prefix="dgm-probe-") as tmp:
+            scratch = Path(tmp)
+            (scratch / "program.json").write_text(self.program.to_json())
+            shutil.copy(self.homework.probes, scratch / "probes.py")
+            (scratch / "request.json").write_text(json.dumps({"probe": name, "kwargs": kwargs, "seed": seed}))
+            outcome = sandbox.run(*_worker_command(scratch), limits=limits, readonly=_readonly_binds(), env=_worker_env(scratch))
+            return self._interpret(scratch, outcome, limits)
+
+    def _interpret(self, scratch: Path, outcome: sandbox.Outcome, limits: sandbox.Limits) -> dict | ProbeFailed:
+        if outcome.timed_out:
+            return ProbeFailed("timeout", f"stopped after {limits.wall_seconds:.0f} s: an endless loop, or far too slow{self._missing_note()}")
+        if (scratch / "error.json").exists():
+            error = json.loads((scratch / "error.json").read_text())
+            where = f" (at {'; '.join(error['frames'])})" if error["frames"] else ""
+            return ProbeFailed("error", f"{error['summary']}{where}{self._missing_note()}")
+        if (scratch / "result.pt").exists() and outcome.returncode == 0:
+            try:
+                return torch.load(scratch / "result.pt", weights_only=True)
+            except Exception as error:  # noqa: BLE001 - a tampered result is the student's problem
+                return ProbeFailed("error", f"the result could not be read back ({error})")
+        if outcome.returncode is not None and outcome.returncode < 0:
+            how = f"was killed by {signal.Signals(-outcome.returncode).name}"
+        else:
+            how = f"exited with code {outcome.returncode}"
+        tail = outcome.output_tail.strip().splitlines()[-3:]
+        return ProbeFailed(
+            "error",
+            f"the process running your code {how} before returning a result (a crash, os._exit(), or the "
+            f"{limits.memory_bytes >> 30} GiB memory limit){self._missing_note()}" + (f"; last output: {' | '.join(tail)}" if tail else ""),
+        )
+
+    def _missing_note(self) -> str:
+        if not self.program.missing_answers:
+            return ""
+        return f". Answer cells missing from your notebook: {', '.join(self.program.missing_answers)}"
+
+
+def _worker_command(scratch: Path) -> tuple[list[str], Path]:
+    root = sandbox.SANDBOX_DIR if sandbox.bubblewrap() else str(scratch)
+    return [sys.executable, "-m", "autograder.worker", root], scratch
+
+
+def _readonly_binds() -> dict[str, str]:
+    """Host paths the worker needs, bound read-only at the same place (the grader package at /grader)."""
+    paths = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, Path(dgm.__file__).parent)}
+    binds = {p: p for p in paths}
+    binds[str(Path(__file__).resolve().parent)] = "/grader/autograder"
+    data = dgm.data.data_dir()
+    if data.exists():
+        binds[str(data.resolve())] = "/data"
+    return binds
+
+
+def _worker_env(scratch: Path) -> dict[str, str]:
+    isolated = sandbox.bubblewrap() is not None
+    home = "/tmp" if isolated else str(scratch)
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": "/grader" if isolated else str(REPO_ROOT),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": home,
+        "MPLCONFIGDIR": home,
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "DGM_DATA": "/data" if isolated else str(dgm.data.data_dir()),
+        "TQDM_DISABLE": "1",
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Running the checks with pytest
+
+
+class _ChecksPlugin:
+    """Gives checks their fixtures and records each check's status and message."""
+
+    def __init__(self, submission: Submission):
+        self._submission = submission
+        self.outcomes: dict[str, tuple[str, str]] = {}
+
+    @pytest.fixture
+    def submission(self) -> Submission:
+        return self._submission
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = (yield).get_result()
+        if report.when == "call" or report.failed:
+            check_id = item.name.removeprefix("test_")
+            self.outcomes.setdefault(check_id, _status(report, call))
+
+
+def _status(report, call) -> tuple[str, str]:
+    if report.passed:
+        return "pass", ""
+    error = call.excinfo.value if call.excinfo else None
+    if isinstance(error, ProbeFailed):
+        return error.status, error.message
+    if isinstance(error, AssertionError):
+        return "fail", str(error).split("\nassert ")[0]
+    if isinstance(error, GraderMisconfigured):
+        return "error", f"grader not ready: {error}"
+    return "error", f"grader error, please tell the course staff ({type(error).__name__}: {error})"
+
+
+def grade(homework: Homework, notebook: Path | None, student: str, profile: str, checks: list[str] | None = None) -> tuple[dict, dict]:
+    """Grade one notebook (``None``: nothing was submitted).
+
+    Returns:
+        The result record (what ``result.json`` holds) and the artifacts (images for the feedback).
+    """
+    start = time.monotonic()
+    source = read_notebook(homework.source_notebook)
+    cells = grade_cells(source)
+    auto = [c for c in cells if c.autograded and (checks is None or c.grade_id in checks)]
+    record = {
+        "student": student, "homework": homework.name, "profile": profile, "status": "graded", "message": "",
+        "points": 0.0, "max_points": sum(c.points for c in auto),
+        "manual_max_points": sum(c.points for c in cells if not c.autograded),
+        "sandbox": sandbox.sandbox_description(), "seed": GRADER_SEED, "checks": [], "metrics": {},
+    }
+    try:
+        if notebook is None:
+            raise UngradableNotebook("no notebook was submitted")
+        submitted = read_notebook(notebook)
+        program = build_program(source, read_notebook(homework.release_notebook), submitted)
+        if len(program.missing_answers) == sum(c.origin != "instructor" for c in program.cells):
+            raise UngradableNotebook(f"none of the answer cells of {homework.name} is in it: is this the right notebook?")
+    except UngradableNotebook as problem:
+        record.update(status="ungradable", message=f"Ungradable: {problem}")
+        record["checks"] = [_check(c, "error", f"not graded: {problem}") for c in auto]
+        return _finish(record, start), {}
+
+    submission = Submission(program, homework, profile)
+    plugin = _ChecksPlugin(submission)
+    node_ids = [f"{homework.checks}::test_{c.grade_id}" for c in auto]
+    args = ["-p", "no:cacheprovider", "--assert=plain", "--import-mode=importlib", "-o", "addopts=", "-q",
+            "--rootdir", str(homework.grading_dir), "-W", "ignore::DeprecationWarning", *node_ids]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(args, plugins=[plugin])
+    for cell in auto:
+        status, message = plugin.outcomes.get(cell.grade_id, ("error", f"grader has no check test_{cell.grade_id}; please tell the course staff"))
+        record["checks"].append(_check(cell, status, message))
+    if program.missing_answers:
+        record["message"] = f"Answer cells missing from the notebook: {', '.join(program.missing_answers)}"
+    record["metrics"] = submission.metrics
+    return _finish(record, start), submission.artifacts
+
+
+def _check(cell, status: str, message: str) -> dict:
+    points = cell.points if status == "pass" else 0.0
+    return {"id": cell.grade_id, "points": points, "max_points": cell.points, "status": status, "message": message}
+
+
+def _finish(record: dict, start: float) -> dict:
+    record["points"] = sum(c["points"] for c in record["checks"])
+    record["seconds"] = round(time.monotonic() - start, 1)
+    return record

@@ -1,0 +1,110 @@
+"""Releasing homeworks: validate the source, prove the reference passes, generate the student side.
+
+``make release`` runs :func:`release` for every homework, then :func:`build_bundle`:
+
+1. :func:`validate` checks the source notebook against its hidden checks (every autograded cell has
+   exactly one ``test_<grade_id>``, ids are unique, the points add up to the homework's 15);
+2. the reference solution is graded on the quick profile and must get full automatic marks, so a
+   release whose reference fails cannot be produced;
+3. ``nbgrader generate_assignment`` writes ``release/<hw>/<hw>.ipynb`` (solutions replaced by stubs,
+   theory answers by "YOUR ANSWER HERE");
+4. the student bundle ``dist/student-bundle/`` gets the release notebooks and the course library,
+   nothing else: no source, no hidden checks, no thresholds.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .homework import REPO_ROOT, Homework
+from .notebook import grade_cells, nbgrader_meta, read_notebook
+
+POINTS_PER_HOMEWORK = 15.0
+BUNDLE_DIR = REPO_ROOT / "dist" / "student-bundle"
+
+
+class ReleaseError(Exception):
+    """The homework's source is not fit for release; the message says why."""
+
+
+def validate(homework: Homework) -> None:
+    """Check the source notebook and its hidden checks against each other (see module doc)."""
+    source = read_notebook(homework.source_notebook)
+    problems = []
+    ids = [nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c).get("grade_id")]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        problems.append(f"duplicate grade_id: {', '.join(duplicates)}")
+    cells = grade_cells(source)
+    total = sum(c.points for c in cells)
+    if total != POINTS_PER_HOMEWORK:
+        problems.append(f"points add up to {total:g}, not {POINTS_PER_HOMEWORK:g}")
+    tests = {
+        node.name.removeprefix("test_")
+        for node in ast.parse(homework.checks.read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+    autograded = {c.grade_id for c in cells if c.autograded}
+    if autograded - tests:
+        problems.append(f"autograded cells without a check in {homework.checks.name}: {', '.join(sorted(autograded - tests))}")
+    if tests - autograded:
+        problems.append(f"checks without an autograded cell: {', '.join(sorted(tests - autograded))}")
+    for cell in source.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution") and "### BEGIN SOLUTION" not in cell.source:
+            problems.append(f"answer cell {meta['grade_id']} has no ### BEGIN SOLUTION region")
+    if problems:
+        raise ReleaseError(f"{homework.name}: " + "; ".join(problems))
+
+
+def generate(homework: Homework, course_dir: Path) -> Path:
+    """Run ``nbgrader generate_assignment`` for ``homework`` into ``course_dir/release``; return the notebook."""
+    with tempfile.TemporaryDirectory(prefix="dgm-release-") as tmp:
+        work = Path(tmp)
+        shutil.copy(homework.course_dir / "nbgrader_config.py", work)
+        shutil.copytree(homework.source_notebook.parent, work / "source" / homework.name, ignore=shutil.ignore_patterns("grading", "__pycache__", ".ipynb_checkpoints"))
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", homework.name, "--force", "--no-db", "--log-level=WARN"],
+            cwd=work, capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            raise ReleaseError(f"nbgrader generate_assignment failed for {homework.name}:\n{done.stderr[-3000:]}")
+        target = course_dir / "release" / homework.name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(work / "release" / homework.name, target)
+    return target / f"{homework.name}.ipynb"
+
+
+def build_bundle(homeworks: list[Homework], bundle: Path = BUNDLE_DIR) -> Path:
+    """Assemble the student bundle: release notebooks, the course library and how to install it."""
+    if bundle.exists():
+        shutil.rmtree(bundle)
+    (bundle / "homeworks").mkdir(parents=True)
+    for homework in homeworks:
+        shutil.copytree(homework.release_notebook.parent, bundle / "homeworks" / homework.name)
+    shutil.copytree(REPO_ROOT / "dgm", bundle / "dgm", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", bundle)
+    (bundle / "data").mkdir()
+    shutil.copy(REPO_ROOT / "data" / "README.md", bundle / "data")
+    (bundle / "README.md").write_text(STUDENT_README)
+    return bundle
+
+
+STUDENT_README = """\
+# Deep Generative Models: student bundle
+
+Homework notebooks and the course library `dgm` (data loaders, training loop, plots).
+
+    pip install -e .                 # once, in this folder (Python 3.10+, PyTorch 2.1+)
+    jupyter lab homeworks/           # then open hwN_*/hwN_*.ipynb
+
+Fill in the cells marked `YOUR CODE HERE` / `YOUR ANSWER HERE`, run the self-check cells, and submit
+the `.ipynb` file. The notebooks run on a laptop CPU with the embedded 8x8 digits; MNIST and
+Fashion-MNIST are downloaded into `data/` on first use (or set `DGM_DATA` to a folder that has them).
+"""

@@ -1,0 +1,77 @@
+"""The process that runs student code: executes the graded program, then one probe.
+
+Run as ``python -m autograder.worker FOLDER`` inside the sandbox. ``FOLDER`` holds
+
+- ``program.json``: the graded program (:class:`autograder.notebook.Program`),
+- ``probes.py``: the homework's probes, functions ``probe(namespace, **kwargs) -> dict``,
+- ``request.json``: ``{"probe": name, "kwargs": {...}, "seed": int}``.
+
+It writes ``result.pt`` (the probe's dict of tensors and plain values) or ``error.json`` (what the
+student's code raised, with the answer cell and line). Nothing here judges the result: the grader
+reads it in its own process, out of reach of the code that ran here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import traceback
+import types
+from pathlib import Path
+
+
+class StudentCodeError(Exception):
+    """Raised by probes to report a problem with the student's objects (wrong type, missing name)."""
+
+
+def execute_program(program, module_name: str = "submission") -> types.ModuleType:
+    """Execute every cell in one fresh module; each cell is compiled as ``<cell ID>`` for tracebacks."""
+    module = types.ModuleType(module_name)
+    module.__dict__["__builtins__"] = __builtins__
+    sys.modules[module_name] = module
+    for cell in program.cells:
+        exec(compile(cell.source, f"<cell {cell.cell_id}>", "exec"), module.__dict__)
+    return module
+
+
+def describe_exception(error: BaseException) -> dict:
+    """What the student needs to fix: the exception and the answer-cell lines it passed through."""
+    frames = [
+        f"cell '{frame.filename[6:-1]}', line {frame.lineno}, in {frame.name}"
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.startswith("<cell ")
+    ]
+    if isinstance(error, SystemExit):
+        summary = f"the code called exit() / sys.exit({error.code!r})"
+    elif isinstance(error, NotImplementedError):
+        summary = "NotImplementedError: this part is not implemented yet"
+    else:
+        summary = f"{type(error).__name__}: {error}"
+    return {"type": type(error).__name__, "summary": summary[:2000], "frames": frames[-5:]}
+
+
+def main(folder: str) -> None:
+    import torch
+
+    from autograder.notebook import Program
+
+    root = Path(folder)
+    request = json.loads((root / "request.json").read_text())
+    torch.set_num_threads(1)
+    torch.manual_seed(request["seed"])
+    try:
+        namespace = execute_program(Program.from_json((root / "program.json").read_text()))
+        spec = importlib.util.spec_from_file_location("probes", root / "probes.py")
+        probes = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(probes)
+        torch.manual_seed(request["seed"])
+        result = getattr(probes, request["probe"])(namespace, **request["kwargs"])
+    except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        (root / "error.json").write_text(json.dumps(describe_exception(error)))
+        return
+    torch.save(result, root / "result.pt")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

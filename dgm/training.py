@@ -1,0 +1,138 @@
+"""One training loop for every model of the course.
+
+A course model is an ``nn.Module`` with ``loss(x) -> Tensor`` (a scalar to minimise; its units
+are the model's business, e.g. nats per dimension). :func:`fit` trains such a model with Adam on
+a tensor of examples, seeded, on whatever device the model lives on, with a tqdm progress bar,
+and returns the loss history for :func:`dgm.plots.plot_losses`. Notebooks, seminars and the
+autograder all call it, so a model that trains in the notebook trains the same way when graded.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+__all__ = ["TrainConfig", "History", "fit", "evaluate", "seed_everything", "default_device"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :func:`fit`.
+
+    Attributes:
+        epochs: passes over the training set.
+        batch_size: examples per step.
+        lr: Adam learning rate.
+        grad_clip: clip the global gradient norm to this value (``None``: no clipping).
+        seed: seeds Python, NumPy and torch, and the order of batches.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    grad_clip: float | None = 1.0
+    seed: int = 0
+
+
+@dataclass
+class History:
+    """Losses recorded by :func:`fit`.
+
+    Attributes:
+        train: loss of every step, in order.
+        test: mean test loss after every epoch (empty without test data).
+        steps_per_epoch: to place test points on the step axis.
+    """
+
+    train: list[float] = field(default_factory=list)
+    test: list[float] = field(default_factory=list)
+    steps_per_epoch: int = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (CPU and every GPU)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Tensor, batch_size: int = 512) -> float:
+    """Mean of ``model.loss`` over ``data``, weighting each batch by its size."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    for start in range(0, len(data), batch_size):
+        batch = data[start : start + batch_size].to(device)
+        total += model.loss(batch).item() * len(batch)
+    model.train(was_training)
+    return total / len(data)
+
+
+def fit(
+    model: nn.Module,
+    train_data: Tensor,
+    config: TrainConfig | None = None,
+    *,
+    test_data: Tensor | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` by minimising ``model.loss`` with Adam.
+
+    Args:
+        model: a module with ``loss(x)``; it stays on its device, batches are moved to it.
+        train_data: examples ``(N, ...)``; shuffled every epoch with a generator seeded by
+            ``config.seed``.
+        config: hyper-parameters (defaults: :class:`TrainConfig`).
+        test_data: if given, the mean test loss is recorded after every epoch.
+        progress: show a tqdm bar with the running loss.
+
+    Returns:
+        The loss history.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (the step is named).
+    """
+    config = config or TrainConfig()
+    seed_everything(config.seed)
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    order_generator = torch.Generator().manual_seed(config.seed)
+    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    history = History(steps_per_epoch=steps_per_epoch)
+
+    bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, desc="training", leave=False)
+    model.train()
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(train_data), generator=order_generator)
+        for start in range(0, len(train_data), config.batch_size):
+            batch = train_data[order[start : start + config.batch_size]].to(device)
+            loss = model.loss(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {len(history.train)}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            history.train.append(loss.item())
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        if test_data is not None:
+            history.test.append(evaluate(model, test_data))
+            bar.set_postfix(loss=f"{history.train[-1]:.4f}", test=f"{history.test[-1]:.4f}")
+    bar.close()
+    model.eval()
+    return history

@@ -1,0 +1,130 @@
+"""Homework 1 probes: what the grader asks of the student's PixelCNN.
+
+Each probe runs in the sandbox with the student's program as ``ns`` and returns plain tensors and
+numbers; it never judges them. ``test_checks.py`` (which never runs beside student code) does.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+import dgm
+from autograder.worker import StudentCodeError
+
+
+def _model(ns, image_shape, hidden_channels, n_layers, kernel_size, dtype=torch.float32):
+    for name in ("PixelCNN", "PixelCNNConfig", "MaskedConv2d"):
+        if not hasattr(ns, name):
+            raise StudentCodeError(f"the notebook defines no {name}")
+    config = ns.PixelCNNConfig(image_shape=tuple(image_shape), hidden_channels=hidden_channels, n_layers=n_layers, kernel_size=kernel_size)
+    return ns.PixelCNN(config).to(dtype)
+
+
+def _spread_weights(model, gain: float) -> None:
+    """Scale every parameter so that a freshly initialised model has far-from-uniform conditionals."""
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(gain)
+
+
+def shapes(ns) -> dict:
+    """Shapes and dtypes of every stubbed output on a small model."""
+    conv = ns.MaskedConv2d(2, 3, kernel_size=3, mask_type="A")
+    conv_out = conv(torch.rand(4, 2, 6, 5))
+    model = _model(ns, (6, 5), 8, 2, 3)
+    x = torch.bernoulli(torch.full((4, 1, 6, 5), 0.5))
+    logits, log_prob, loss = model(x), model.log_prob(x), model.loss(x)
+    samples = model.sample(3)
+    return {
+        "conv": (list(conv_out.shape), str(conv_out.dtype)),
+        "forward": (list(logits.shape), str(logits.dtype)),
+        "log_prob": (list(log_prob.shape), str(log_prob.dtype)),
+        "loss": (list(loss.shape), str(loss.dtype), bool(loss.requires_grad)),
+        "sample": (list(samples.shape), str(samples.dtype), bool(((samples == 0) | (samples == 1)).all())),
+    }
+
+
+def _dependency(function, inputs: torch.Tensor) -> torch.Tensor:
+    """``D[p, q] = 1`` when output pixel p (raster order) has a non-zero gradient wrt input pixel q.
+
+    Channels are summed over; several random inputs are used so that no dependency hides behind
+    a dead ReLU at one input. Shapes: ``inputs (K, C, H, W)`` -> ``(H*W, H*W)``.
+    """
+    total = None
+    for x in inputs:
+        jacobian = torch.autograd.functional.jacobian(lambda v: function(v.unsqueeze(0))[0], x)  # (C', H, W, C, H, W)
+        magnitude = jacobian.abs().sum(dim=(0, 3))  # (H, W, H, W)
+        total = magnitude if total is None else total + magnitude
+    h, w = inputs.shape[-2:]
+    return (total.reshape(h * w, h * w) != 0).to(torch.int8)
+
+
+def masked_conv_dependency(ns) -> dict:
+    """Which input pixels each output pixel of a single masked convolution depends on."""
+    result = {}
+    for mask_type, kernel_size, channels in itertools.product("AB", (3, 5), ((1, 1), (2, 3))):
+        torch.manual_seed(kernel_size)
+        conv = ns.MaskedConv2d(channels[0], channels[1], kernel_size=kernel_size, mask_type=mask_type).double()
+        inputs = torch.randn(2, channels[0], 6, 6, dtype=torch.float64)
+        result[f"{mask_type}{kernel_size}_{channels[0]}to{channels[1]}"] = _dependency(conv, inputs)
+    return result
+
+
+def model_dependency(ns, image_shape, n_layers, kernel_size) -> dict:
+    """Dependency pattern of a whole PixelCNN's logits on its inputs (float64, random inputs)."""
+    model = _model(ns, image_shape, 8, n_layers, kernel_size, torch.float64)
+    inputs = torch.rand(3, 1, *image_shape, dtype=torch.float64)
+    return {"dependency": _dependency(model, inputs)}
+
+
+def all_configurations(ns, image_shape, gain) -> dict:
+    """``log_prob`` and logits of every binary image of a tiny shape, on a model with spread weights."""
+    model = _model(ns, image_shape, 16, 2, 3, torch.float64)
+    _spread_weights(model, gain)
+    n = image_shape[0] * image_shape[1]
+    bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=torch.float64)  # (2^n, n)
+    x = bits.reshape(-1, 1, *image_shape)
+    with torch.no_grad():
+        return {"x": x, "log_prob": model.log_prob(x), "logits": model(x), "loss": model.loss(x)}
+
+
+def sampling(ns, image_shape, n_samples, train_steps) -> dict:
+    """Fit a tiny model to a four-pattern distribution, then draw many samples from it.
+
+    Returns the samples and the model's logits on every configuration, so the grader can compare
+    empirical frequencies with the model's own probabilities.
+    """
+    h, w = image_shape
+    patterns = torch.stack([torch.zeros(h, w), torch.ones(h, w), (torch.arange(h * w).reshape(h, w) % 2).float(), torch.eye(h, w)])
+    model = _model(ns, image_shape, 16, 3, 3)
+    data = patterns[torch.randint(0, 4, (512,))].unsqueeze(1)  # (512, 1, h, w)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(train_steps):
+        loss = F.binary_cross_entropy_with_logits(model(data), data)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    n = h * w
+    configs = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n))).reshape(-1, 1, h, w)
+    with torch.no_grad():
+        logits = model(configs)
+    samples = model.sample(n_samples)
+    return {"samples": samples, "configs": configs, "logits": logits}
+
+
+def train_and_evaluate(ns, dataset, config, train) -> dict:
+    """The grader's recipe: train the student's class on the grader's split, then report the logits
+    on the test split and samples for the feedback grid."""
+    train_images = dgm.binarize(dgm.data.load_images(dataset, "train").images)
+    test_images = dgm.binarize(dgm.data.load_images(dataset, "test").images)
+    device = dgm.default_device()
+    model = _model(ns, test_images.shape[-2:], **config).to(device)
+    dgm.fit(model, train_images, dgm.TrainConfig(**train), progress=False)
+    with torch.no_grad():
+        logits = torch.cat([model(batch.to(device)).cpu() for batch in test_images.split(500)])
+        samples = model.sample(64).cpu()
+    return {"test_logits": logits, "samples": samples}
