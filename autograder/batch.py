@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import json
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+import torch
+
 from . import gradebook, report
-from .harness import grade
-from .homework import Homework
+from .homework import REPO_ROOT, Homework
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,29 @@ def find_submissions(folder: Path, homework: Homework) -> tuple[list[Found], boo
     return [Found(p.stem, p) for p in sorted(folder.glob("*.ipynb"))], False
 
 
-def _internal_error(homework: Homework, found: Found, profile: str, error: BaseException) -> dict:
+def grade_in_subprocess(homework: Homework, found: Found, profile: str, checks: list[str] | None) -> tuple[dict, dict]:
+    """Grade one submission in a fresh grader process (``python -m autograder.harness``).
+
+    The grader process is trusted (student code runs only in the sandboxed workers it starts), but
+    a fresh one per submission keeps submissions from sharing any state.
+    """
+    with tempfile.TemporaryDirectory(prefix="dgm-grade-") as tmp:
+        command = [sys.executable, "-m", "autograder.harness", homework.key, str(found.notebook or ""), found.student, profile,
+                   ",".join(checks or []), tmp]
+        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+        result_file = Path(tmp) / "result.json"
+        if done.returncode != 0 or not result_file.exists():
+            return _internal_error(homework, found, profile, done.stderr), {}
+        return json.loads(result_file.read_text()), torch.load(Path(tmp) / "artifacts.pt", weights_only=True)
+
+
+def _internal_error(homework: Homework, found: Found, profile: str, detail: str) -> dict:
     """A result that says the grader itself failed on this submission (the batch goes on)."""
-    message = f"Ungradable: the grader failed on this submission ({type(error).__name__}: {error}); please tell the course staff"
     return {
-        "student": found.student, "homework": homework.name, "profile": profile, "status": "ungradable", "message": message,
+        "student": found.student, "homework": homework.name, "profile": profile, "status": "ungradable",
+        "message": "Ungradable: the grader failed on this submission; please tell the course staff",
         "points": 0.0, "max_points": 0.0, "manual_max_points": 0.0, "sandbox": "", "seed": 0, "checks": [], "metrics": {},
-        "seconds": 0.0, "traceback": "".join(traceback.format_exception(error))[-4000:],
+        "seconds": 0.0, "grader_error": detail[-4000:],
     }
 
 
@@ -63,15 +82,10 @@ def grade_all(
     """Grade every submission (``jobs`` at a time, each in a fresh process) and write all outputs."""
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(grade, homework, found.notebook, found.student, profile, checks): found for found in submissions}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_in_subprocess, homework, found, profile, checks) for found in submissions]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {homework.key}", unit="submission", disable=not progress):
-            found = futures[future]
-            try:
-                result, artifacts = future.result()
-            except Exception as error:  # noqa: BLE001 - one broken submission must not stop the batch
-                result, artifacts = _internal_error(homework, found, profile, error), {}
+            result, artifacts = future.result()
             report.write_student(out, result, artifacts)
             results.append(result)
     results.sort(key=lambda r: r["student"])

@@ -11,9 +11,14 @@ An ungradable submission is never a silent 0: its autograded cells keep no score
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+
+from nbgrader.api import Gradebook
 
 from .homework import Homework
 from .notebook import nbgrader_meta, read_notebook
@@ -38,18 +43,18 @@ def _sync_assignment(gradebook: Gradebook, homework: Homework) -> None:
 
 
 def record(db_path: Path, homework: Homework, results: list[dict]) -> None:
-    """Store every result (see ``result.json``) in the gradebook at ``db_path``, replacing earlier ones."""
+    """Store every result (see ``result.json``) in the gradebook at ``db_path``, overwriting earlier scores."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with Gradebook(f"sqlite:///{db_path.resolve()}") as gradebook:
+    # nbgrader runs the `alembic` script of its environment to check the database schema.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{db_path.resolve()}") as gradebook:
+        # nbgrader 0.9 relies on SQLAlchemy 1.x cascades and warns under 2.x; the rows are stored all the same.
+        warnings.simplefilter("ignore", SAWarning)
         _sync_assignment(gradebook, homework)
         for result in results:
             student = result["student"]
             gradebook.update_or_create_student(student)
-            try:
-                gradebook.remove_submission(homework.name, student)
-            except MissingEntry:
-                pass
-            gradebook.add_submission(homework.name, student)
+            gradebook.update_or_create_submission(homework.name, student)
             ungradable = result["status"] != "graded"
             for check in result["checks"]:
                 grade = gradebook.find_grade(check["id"], homework.name, homework.name, student)

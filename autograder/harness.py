@@ -64,17 +64,22 @@ class Submission:
     profile: str
     artifacts: dict[str, torch.Tensor] = field(default_factory=dict)
     metrics: dict[str, dict] = field(default_factory=dict)
-    _cache: dict[str, dict] = field(default_factory=dict)
+    _cache: dict[str, dict | ProbeFailed] = field(default_factory=dict)
+    _program_failure: ProbeFailed | None = None
 
     def probe(self, name: str, *, seconds: float | None = None, seed: int = GRADER_SEED, **kwargs) -> dict:
         """Run probe ``name`` of the homework on the student's program and return its result.
 
         Results are cached per (name, kwargs, seed), so two checks can share one expensive probe.
+        When the program itself fails (before any probe ran), that failure is cached for every
+        later probe: a notebook that hangs at import costs one time limit, not one per check.
 
         Raises:
             ProbeFailed: the student's code raised, crashed, or ran out of time or memory.
         """
         key = json.dumps([name, seed, kwargs], sort_keys=True)
+        if self._program_failure is not None:
+            raise self._program_failure
         if key not in self._cache:
             self._cache[key] = self._run(name, seed, kwargs, seconds)
         outcome = self._cache[key]
@@ -102,7 +107,11 @@ class Submission:
             shutil.copy(self.homework.probes, scratch / "probes.py")
             (scratch / "request.json").write_text(json.dumps({"probe": name, "kwargs": kwargs, "seed": seed}))
             outcome = sandbox.run(*_worker_command(scratch), limits=limits, readonly=_readonly_binds(), env=_worker_env(scratch))
-            return self._interpret(scratch, outcome, limits)
+            result = self._interpret(scratch, outcome, limits)
+            if isinstance(result, ProbeFailed) and not (scratch / "program-done").exists():
+                result.message = f"your notebook's code failed before any check could run: {result.message}"
+                self._program_failure = result
+            return result
 
     def _interpret(self, scratch: Path, outcome: sandbox.Outcome, limits: sandbox.Limits) -> dict | ProbeFailed:
         if outcome.timed_out:
@@ -255,3 +264,18 @@ def _finish(record: dict, start: float) -> dict:
     record["points"] = sum(c["points"] for c in record["checks"])
     record["seconds"] = round(time.monotonic() - start, 1)
     return record
+
+
+def main(argv: list[str]) -> None:
+    """``python -m autograder.harness HW NOTEBOOK STUDENT PROFILE CHECKS OUT``: grade one notebook
+    (an empty NOTEBOOK: none was submitted; empty CHECKS: all) into OUT/result.json and OUT/artifacts.pt."""
+    from .homework import find_homework
+
+    key, notebook, student, profile, checks, out = argv
+    result, artifacts = grade(find_homework(key), Path(notebook) if notebook else None, student, profile, checks.split(",") if checks else None)
+    torch.save(artifacts, Path(out) / "artifacts.pt")
+    (Path(out) / "result.json").write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -6,8 +6,9 @@ Run as ``python -m autograder.worker FOLDER`` inside the sandbox. ``FOLDER`` hol
 - ``probes.py``: the homework's probes, functions ``probe(namespace, **kwargs) -> dict``,
 - ``request.json``: ``{"probe": name, "kwargs": {...}, "seed": int}``.
 
-It writes ``result.pt`` (the probe's dict of tensors and plain values) or ``error.json`` (what the
-student's code raised, with the answer cell and line). Nothing here judges the result: the grader
+It writes ``program-done`` once the program has run, then ``result.pt`` (the probe's dict of
+tensors and plain values), or ``error.json`` (what the student's code raised, with the answer cell
+and line). Nothing here judges the result: the grader
 reads it in its own process, out of reach of the code that ran here.
 """
 
@@ -62,6 +63,7 @@ def main(folder: str) -> None:
     torch.manual_seed(request["seed"])
     try:
         namespace = execute_program(Program.from_json((root / "program.json").read_text()))
+        (root / "program-done").touch()
         spec = importlib.util.spec_from_file_location("probes", root / "probes.py")
         probes = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(probes)

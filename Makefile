@@ -1,0 +1,43 @@
+# Deep Generative Models course: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO := out/demo
+# Tests and CI use the offline copies of MNIST / Fashion-MNIST beside the repository when present.
+export DGM_DATA ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared/data),$(CURDIR)/data)
+
+.PHONY: help env demo test test-fast release bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+env: $(VENV)/.installed  ## create .venv with the pinned course environment (once)
+
+demo: env  ## grade the hw1 reference solution and the blank student notebook (quick profile)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/submissions
+	cp homeworks/source/hw1_pixelcnn/hw1_pixelcnn.ipynb $(DEMO)/submissions/reference.ipynb
+	cp homeworks/release/hw1_pixelcnn/hw1_pixelcnn.ipynb $(DEMO)/submissions/blank.ipynb
+	$(PY) -m autograder grade hw1 $(DEMO)/submissions --profile quick --jobs 2 --out $(DEMO)/results
+
+test: env  ## the project's test suite (about 10 minutes on 2 cores)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: env  ## the tests that do not train or grade whole notebooks
+	$(PY) -m pytest -n 2 -m "not slow"
+
+release: env  ## validate sources, verify references, regenerate homeworks/release and dist/student-bundle
+	$(PY) -m autograder release
+
+bench: env  ## benchmarks (print figures): hw1 training time and test NLL
+	$(PY) benchmarks/hw1_pixelcnn.py
+
+clean:  ## remove build outputs (not the environment)
+	rm -rf out dist
