@@ -1,0 +1,84 @@
+"""Course datasets: fixed splits, verified archives, clear errors offline."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import dgm
+from dgm import data
+
+SHARED = Path(os.environ.get("DGM_DATA", "")) if os.environ.get("DGM_DATA") else None
+needs_mnist = pytest.mark.skipif(not (SHARED and (SHARED / "mnist").is_dir()), reason="MNIST archives not available (set DGM_DATA)")
+
+
+def test_digits_split_is_fixed_disjoint_and_scaled():
+    train, test = dgm.digits("train"), dgm.digits("test")
+    assert train.images.shape == (1437, 1, 8, 8) and test.images.shape == (360, 1, 8, 8)
+    assert 0 <= train.images.min() and train.images.max() == 1
+    rows = {tuple(x.flatten().tolist()) for x in train.images}
+    assert sum(tuple(x.flatten().tolist()) in rows for x in test.images) < 10, "train and test must be different images"
+    assert torch.equal(dgm.digits("test").images, test.images)
+
+
+def test_binarize_and_stochastic_binarize():
+    images = torch.tensor([0.0, 0.4, 0.5, 0.6, 1.0])
+    assert dgm.binarize(images).tolist() == [0, 0, 0, 1, 1]
+    a, b = data.stochastic_binarize(torch.full((1000,), 0.3), seed=1), data.stochastic_binarize(torch.full((1000,), 0.3), seed=1)
+    assert torch.equal(a, b) and 0.25 < a.mean() < 0.35
+
+
+@needs_mnist
+@pytest.mark.parametrize("loader, mean", [(dgm.mnist, 33.791 / 255), (dgm.fashion_mnist, 73.147 / 255)])
+def test_idx_loaders_read_the_official_archives(loader, mean):
+    test = loader("test", root=SHARED, download=False)
+    assert test.images.shape == (10000, 1, 28, 28) and test.labels.shape == (10000,)
+    assert abs(test.images.mean().item() - mean) < 1e-3
+
+
+def _copy_archives(target: Path, name: str) -> None:
+    shutil.copytree(SHARED / name, target / name)
+
+
+@needs_mnist
+def test_corrupt_archive_is_refused_with_its_path(tmp_path):
+    _copy_archives(tmp_path, "mnist")
+    with gzip.open(tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz", "wb") as file:
+        file.write(b"tampered")
+    with pytest.raises(data.DatasetNotAvailable, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+        dgm.mnist("test", root=tmp_path, download=False)
+
+
+def test_offline_error_names_the_files_and_the_fix(tmp_path, monkeypatch):
+    mirrors, archives = data._IDX_SETS["mnist"]
+    monkeypatch.setitem(data._IDX_SETS, "mnist", (("http://127.0.0.1:9/",), archives))
+    with pytest.raises(data.DatasetNotAvailable) as error:
+        dgm.mnist("train", root=tmp_path)
+    message = str(error.value)
+    assert "train-images-idx3-ubyte.gz is missing" in message
+    assert "could not be downloaded" in message and "DGM_DATA" in message
+
+
+@needs_mnist
+def test_download_verifies_the_checksum(tmp_path, monkeypatch):
+    mirrors, archives = data._IDX_SETS["fashion_mnist"]
+    monkeypatch.setitem(data._IDX_SETS, "fashion_mnist", ((f"file://{SHARED / 'fashion_mnist'}/",), archives))
+    test = dgm.fashion_mnist("test", root=tmp_path / "fresh")
+    assert len(test) == 10000 and (tmp_path / "fresh" / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").exists()
+    wrong = {key: data._Archive(a.filename, "0" * 64) for key, a in archives.items()}
+    monkeypatch.setitem(data._IDX_SETS, "fashion_mnist", ((f"file://{SHARED / 'fashion_mnist'}/",), wrong))
+    with pytest.raises(data.DatasetNotAvailable, match="downloaded file has SHA-256"):
+        dgm.fashion_mnist("test", root=tmp_path / "other")
+    assert not list((tmp_path / "other").rglob("*.gz")), "a file with a wrong checksum must not be kept"
+
+
+def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DGM_DATA", str(tmp_path))
+    assert data.data_dir() == tmp_path
+    monkeypatch.delenv("DGM_DATA")
+    assert data.data_dir() == Path(data.__file__).resolve().parent.parent / "data"

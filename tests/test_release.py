@@ -1,0 +1,99 @@
+"""Release: the committed student notebooks are what the source generates, and nothing secret ships."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from helpers import HW1
+
+from autograder import release
+from autograder.homework import REPO_ROOT, all_homeworks
+from autograder.notebook import read_notebook
+
+HOMEWORKS = all_homeworks()
+
+
+@pytest.mark.parametrize("homework", HOMEWORKS, ids=lambda h: h.key)
+def test_source_is_consistent_with_its_checks(homework):
+    release.validate(homework)
+
+
+def test_validate_refuses_a_check_without_a_cell(tmp_path, monkeypatch):
+    checks = tmp_path / "test_checks.py"
+    checks.write_text(HW1.checks.read_text() + "\n\ndef test_orphan(submission):\n    pass\n")
+    monkeypatch.setattr(type(HW1), "checks", property(lambda self: checks))
+    with pytest.raises(release.ReleaseError, match="checks without an autograded cell: orphan"):
+        release.validate(HW1)
+
+
+@pytest.mark.parametrize("homework", HOMEWORKS, ids=lambda h: h.key)
+def test_committed_release_is_what_the_source_generates(homework, tmp_path):
+    generated = release.generate(homework, tmp_path)
+    assert generated.read_text() == homework.release_notebook.read_text(), (
+        f"{homework.release_notebook} drifted from its source: run `make release` and commit the result"
+    )
+
+
+def _secrets() -> list[str]:
+    """Lines that must never reach students: solution code, theory answers, hidden checks and probes.
+
+    Imports and comments are left out (not secret, and they recur everywhere), and so are lines
+    that the source notebook shows outside its solution regions (public by design).
+    """
+    secrets = []
+    for homework in HOMEWORKS:
+        public = set()
+        for cell in read_notebook(homework.source_notebook).cells:
+            hidden = re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", cell.source, re.S)
+            public |= {line.strip() for line in re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", cell.source, flags=re.S).splitlines()}
+            for region in hidden:
+                secrets += [line.strip() for line in region.splitlines() if len(line.strip()) >= 20]
+        for path in homework.grading_dir.glob("*"):
+            if path.is_file():
+                secrets += [line.strip() for line in path.read_text().splitlines() if len(line.strip()) >= 30 and line.strip() not in public]
+    return [line for line in secrets if not line.startswith(("import ", "from ", "#"))]
+
+
+def _leaks(bundle) -> dict[str, list[str]]:
+    """Secret lines found in each file of the bundle (notebooks are read cell by cell)."""
+    secrets, found = _secrets(), {}
+    assert len(secrets) > 50, "the leak test must have something to look for"
+    for path in (p for p in bundle.rglob("*") if p.is_file()):
+        text = path.read_text(errors="ignore")
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        leaked = [line for line in secrets if line in text]
+        if leaked:
+            found[path.relative_to(bundle).as_posix()] = leaked
+    return found
+
+
+def test_student_bundle_has_no_solutions_and_no_hidden_tests(tmp_path):
+    bundle = release.build_bundle(HOMEWORKS, tmp_path / "bundle")
+    names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert "homeworks/hw1_pixelcnn/hw1_pixelcnn.ipynb" in names and "dgm/data.py" in names and "pyproject.toml" in names
+    assert not [n for n in names if "grading" in n or "source" in n or n.endswith("thresholds.json")]
+    assert _leaks(bundle) == {}
+
+
+def test_leak_scan_finds_a_planted_solution_and_check(tmp_path):
+    bundle = release.build_bundle(HOMEWORKS, tmp_path / "bundle")
+    shutil.copy(HW1.source_notebook, bundle / "homeworks" / "leaked_source.ipynb")
+    shutil.copy(HW1.checks, bundle / "dgm" / "leaked_checks.py")
+    assert set(_leaks(bundle)) == {"homeworks/leaked_source.ipynb", "dgm/leaked_checks.py"}
+
+
+def test_release_has_stubs_and_keeps_visible_tests():
+    text = HW1.release_notebook.read_text()
+    assert "raise NotImplementedError()" in text and "YOUR ANSWER HERE" in text
+    assert "MaskedConv2d passes the self-check." in text
+    assert "BEGIN SOLUTION" not in text
+
+
+def test_release_notebooks_are_committed_for_every_source():
+    for homework in HOMEWORKS:
+        assert homework.release_notebook.exists(), f"run `make release`: {homework.release_notebook} is missing"
+    assert (REPO_ROOT / "homeworks" / "nbgrader_config.py").exists()
