@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default: 2)")
     grade.add_argument("--out", type=Path, required=True, help="folder for results and feedback")
     grade.add_argument("--checks", help="comma-separated check ids to run (default: all)")
+    grade.add_argument("--timeout", type=float, help="seconds each probe of a submission may run, unless a check sets "
+                       "its own (default: 60 on quick, 900 on full)")
     grade.add_argument("--gradebook", type=Path, help="nbgrader gradebook to update (default: gradebook.db of the course "
                        "directory for the submitted/ layout, else OUT/gradebook.db)")
     grade.add_argument("--no-gradebook", action="store_true", help="do not write a gradebook")
@@ -76,7 +78,7 @@ def _grade(args) -> int:
     if not args.no_gradebook:
         gradebook = args.gradebook or (args.submissions.parent / "gradebook.db" if nbgrader_layout else args.out / "gradebook.db")
     checks = args.checks.split(",") if args.checks else None
-    results = grade_all(homework, found, args.out, profile=args.profile, jobs=args.jobs, checks=checks,
+    results = grade_all(homework, found, args.out, profile=args.profile, jobs=args.jobs, checks=checks, seconds=args.timeout,
                         gradebook_path=gradebook, progress=not args.quiet)
     if not args.quiet:
         _print_table(results)

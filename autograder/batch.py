@@ -42,7 +42,7 @@ def find_submissions(folder: Path, homework: Homework) -> tuple[list[Found], boo
     return [Found(p.stem, p) for p in sorted(folder.glob("*.ipynb"))], False
 
 
-def grade_in_subprocess(homework: Homework, found: Found, profile: str, checks: list[str] | None) -> tuple[dict, dict]:
+def grade_in_subprocess(homework: Homework, found: Found, profile: str, checks: list[str] | None, seconds: float | None) -> tuple[dict, dict]:
     """Grade one submission in a fresh grader process (``python -m autograder.harness``).
 
     The grader process is trusted (student code runs only in the sandboxed workers it starts), but
@@ -50,7 +50,7 @@ def grade_in_subprocess(homework: Homework, found: Found, profile: str, checks: 
     """
     with tempfile.TemporaryDirectory(prefix="dgm-grade-") as tmp:
         command = [sys.executable, "-m", "autograder.harness", homework.key, str(found.notebook or ""), found.student, profile,
-                   ",".join(checks or []), tmp]
+                   ",".join(checks or []), str(seconds or ""), tmp]
         done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
         result_file = Path(tmp) / "result.json"
         if done.returncode != 0 or not result_file.exists():
@@ -76,6 +76,7 @@ def grade_all(
     profile: str,
     jobs: int,
     checks: list[str] | None = None,
+    seconds: float | None = None,
     gradebook_path: Path | None = None,
     progress: bool = True,
 ) -> list[dict]:
@@ -83,7 +84,7 @@ def grade_all(
     out.mkdir(parents=True, exist_ok=True)
     results = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_in_subprocess, homework, found, profile, checks) for found in submissions]
+        futures = [pool.submit(grade_in_subprocess, homework, found, profile, checks, seconds) for found in submissions]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {homework.key}", unit="submission", disable=not progress):
             result, artifacts = future.result()
             report.write_student(out, result, artifacts)

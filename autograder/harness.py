@@ -55,6 +55,7 @@ class Submission:
         program: the graded program.
         homework: the homework being graded.
         profile: ``"quick"`` or ``"full"``.
+        default_seconds: time limit of probes that do not set their own (default: the profile's).
         artifacts: images the checks want shown in the feedback (name -> ``(N, C, H, W)`` tensor).
         metrics: measured values shown in the feedback (name -> dict with value, threshold, ...).
     """
@@ -62,6 +63,7 @@ class Submission:
     program: Program
     homework: Homework
     profile: str
+    default_seconds: float | None = None
     artifacts: dict[str, torch.Tensor] = field(default_factory=dict)
     metrics: dict[str, dict] = field(default_factory=dict)
     _cache: dict[str, dict | ProbeFailed] = field(default_factory=dict)
@@ -99,6 +101,7 @@ class Submission:
 
     def _run(self, name: str, seed: int, kwargs: dict, seconds: float | None) -> dict | ProbeFailed:
         limits = DEFAULT_LIMITS[self.profile]
+        seconds = seconds or self.default_seconds
         if seconds is not None:
             limits = sandbox.Limits(seconds, limits.memory_bytes, limits.file_bytes)
         with tempfile.TemporaryDirectory(prefix="dgm-probe-") as tmp:
@@ -211,7 +214,9 @@ def _status(report, call) -> tuple[str, str]:
     return "error", f"grader error, please tell the course staff ({type(error).__name__}: {error})"
 
 
-def grade(homework: Homework, notebook: Path | None, student: str, profile: str, checks: list[str] | None = None) -> tuple[dict, dict]:
+def grade(
+    homework: Homework, notebook: Path | None, student: str, profile: str, checks: list[str] | None = None, seconds: float | None = None
+) -> tuple[dict, dict]:
     """Grade one notebook (``None``: nothing was submitted).
 
     Returns:
@@ -239,7 +244,7 @@ def grade(homework: Homework, notebook: Path | None, student: str, profile: str,
         record["checks"] = [_check(c, "error", f"not graded: {problem}") for c in auto]
         return _finish(record, start), {}
 
-    submission = Submission(program, homework, profile)
+    submission = Submission(program, homework, profile, default_seconds=seconds)
     plugin = _ChecksPlugin(submission)
     node_ids = [f"{homework.checks}::test_{c.grade_id}" for c in auto]
     args = ["-p", "no:cacheprovider", "--assert=plain", "--import-mode=importlib", "-o", "addopts=", "-q",
@@ -267,12 +272,14 @@ def _finish(record: dict, start: float) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    """``python -m autograder.harness HW NOTEBOOK STUDENT PROFILE CHECKS OUT``: grade one notebook
-    (an empty NOTEBOOK: none was submitted; empty CHECKS: all) into OUT/result.json and OUT/artifacts.pt."""
+    """``python -m autograder.harness HW NOTEBOOK STUDENT PROFILE CHECKS SECONDS OUT``: grade one notebook
+    (empty NOTEBOOK: none was submitted; empty CHECKS: all; empty SECONDS: the profile's time limit)
+    into OUT/result.json and OUT/artifacts.pt."""
     from .homework import find_homework
 
-    key, notebook, student, profile, checks, out = argv
-    result, artifacts = grade(find_homework(key), Path(notebook) if notebook else None, student, profile, checks.split(",") if checks else None)
+    key, notebook, student, profile, checks, seconds, out = argv
+    result, artifacts = grade(find_homework(key), Path(notebook) if notebook else None, student, profile,
+                              checks.split(",") if checks else None, float(seconds) if seconds else None)
     torch.save(artifacts, Path(out) / "artifacts.pt")
     (Path(out) / "result.json").write_text(json.dumps(result))
 

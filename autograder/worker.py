@@ -3,7 +3,8 @@
 Run as ``python -m autograder.worker FOLDER`` inside the sandbox. ``FOLDER`` holds
 
 - ``program.json``: the graded program (:class:`autograder.notebook.Program`),
-- ``probes.py``: the homework's probes, functions ``probe(namespace, **kwargs) -> dict``,
+- ``probes.py``: the homework's probes, functions ``probe(namespace, **kwargs) -> dict`` (loaded
+  and deleted before student code runs),
 - ``request.json``: ``{"probe": name, "kwargs": {...}, "seed": int}``.
 
 It writes ``program-done`` once the program has run, then ``result.pt`` (the probe's dict of
@@ -61,12 +62,14 @@ def main(folder: str) -> None:
     request = json.loads((root / "request.json").read_text())
     torch.set_num_threads(1)
     torch.manual_seed(request["seed"])
+    # The probes are loaded, then their file removed, before any student code runs.
+    spec = importlib.util.spec_from_file_location("probes", root / "probes.py")
+    probes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probes)
+    (root / "probes.py").unlink()
     try:
         namespace = execute_program(Program.from_json((root / "program.json").read_text()))
         (root / "program-done").touch()
-        spec = importlib.util.spec_from_file_location("probes", root / "probes.py")
-        probes = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(probes)
         torch.manual_seed(request["seed"])
         result = getattr(probes, request["probe"])(namespace, **request["kwargs"])
     except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included

@@ -17,14 +17,15 @@ import sys
 import pytest
 from helpers import HW1, delete, derive_submission, prepend, replace, run_grader
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hw1_batch")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="hw1_batch")]
 
 ALL_CHECKS = ["masked_conv", "shapes", "autoregressive", "normalisation", "loss", "sampling", "likelihood"]
 
 SNOOP = """
-import glob, os
-found = [p for pattern in ("/**/test_checks.py", "/**/thresholds.json", "/**/gradebook.db", "/**/source/**/*.ipynb")
-         for p in glob.glob(pattern, recursive=True)]
+import os
+wanted = ("test_checks.py", "probes.py", "thresholds.json", "gradebook.db", "hw1_pixelcnn.ipynb")
+found = [os.path.join(folder, name) for root in ("/work", "/tmp", "/root", "/home", "/sandbox", "/grader", "..", "../..")
+         for folder, _, names in os.walk(root) for name in names if name in wanted and "site-packages" not in folder]
 raise RuntimeError(f"snooped: {found}")
 """
 
@@ -65,7 +66,7 @@ def _build_class(course):
 def batch(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
     _build_class(course)
-    done = run_grader("grade", "hw1", str(course / "submitted"), "--out", str(course / "out"), "--jobs", "2")
+    done = run_grader("grade", "hw1", str(course / "submitted"), "--out", str(course / "out"), "--jobs", "2", "--timeout", "20")
     results = {p.parent.name: json.loads(p.read_text()) for p in (course / "out").glob("*/result.json")}
     return course, done, results
 
@@ -100,7 +101,7 @@ def test_hanging_submission_times_out_once_and_loses_everything(batch):
     result = batch[2]["hangs"]
     assert set(statuses(result).values()) == {"timeout"}
     assert result["points"] == 0
-    assert result["seconds"] < 120, "a notebook that hangs at import must cost one time limit, not one per check"
+    assert result["seconds"] < 40, "a notebook that hangs at import must cost one time limit, not one per check"
 
 
 def test_exit_and_hard_exit_are_errors_with_reasons(batch):
