@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ class TrainConfig:
         lr: Adam learning rate.
         grad_clip: clip the global gradient norm to this value (``None``: no clipping).
         seed: seeds Python, NumPy and torch, and the order of batches.
+        max_minutes: stop at the end of the first epoch that ends past this wall-clock budget.
     """
 
     epochs: int = 10
@@ -38,6 +40,7 @@ class TrainConfig:
     lr: float = 1e-3
     grad_clip: float | None = 1.0
     seed: int = 0
+    max_minutes: float | None = None
 
 
 @dataclass
@@ -48,11 +51,15 @@ class History:
         train: loss of every step, in order.
         test: mean test loss after every epoch (empty without test data).
         steps_per_epoch: to place test points on the step axis.
+        epochs: epochs completed.
+        seconds: wall-clock training time.
     """
 
     train: list[float] = field(default_factory=list)
     test: list[float] = field(default_factory=list)
     steps_per_epoch: int = 1
+    epochs: int = 0
+    seconds: float = 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -113,6 +120,7 @@ def fit(
     steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
     history = History(steps_per_epoch=steps_per_epoch)
 
+    started = time.perf_counter()
     bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, desc="training", leave=False)
     model.train()
     for epoch in range(config.epochs):
@@ -133,6 +141,9 @@ def fit(
         if test_data is not None:
             history.test.append(evaluate(model, test_data))
             bar.set_postfix(loss=f"{history.train[-1]:.4f}", test=f"{history.test[-1]:.4f}")
+        history.epochs, history.seconds = epoch + 1, time.perf_counter() - started
+        if config.max_minutes is not None and history.seconds > 60 * config.max_minutes:
+            break
     bar.close()
     model.eval()
     return history

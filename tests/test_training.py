@@ -56,3 +56,8 @@ def test_make_grid_places_images_in_rows():
 
 def test_grid_png_is_a_png():
     assert grid_png(torch.rand(4, 1, 8, 8)).startswith(b"\x89PNG")
+
+
+def test_fit_stops_at_the_time_budget():
+    history = dgm.fit(GaussianMean(), torch.randn(64, 2), dgm.TrainConfig(epochs=1000, batch_size=8, max_minutes=0.0), progress=False)
+    assert history.epochs == 1 and len(history.train) == 8
