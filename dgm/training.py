@@ -1,8 +1,9 @@
 """One training loop for every model of the course.
 
 A course model is an ``nn.Module`` with ``loss(x) -> Tensor`` (a scalar to minimise; its units
-are the model's business, e.g. nats per dimension). :func:`fit` trains such a model with Adam on
-a tensor of examples, seeded, on whatever device the model lives on, with a tqdm progress bar,
+are the model's business, e.g. nats per dimension), or ``loss(x, y)`` for a conditional model
+trained on pairs. :func:`fit` trains such a model with Adam on a tensor of examples (or a tuple of
+tensors, e.g. images and labels), seeded, on whatever device the model lives on, with a tqdm progress bar,
 and returns the loss history for :func:`dgm.plots.plot_losses`. Notebooks, seminars and the
 autograder all call it, so a model that trains in the notebook trains the same way when graded.
 """
@@ -74,34 +75,43 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+Data = Tensor | tuple[Tensor, ...]
+
+
+def _as_tuple(data: Data) -> tuple[Tensor, ...]:
+    return data if isinstance(data, tuple) else (data,)
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Tensor, batch_size: int = 512) -> float:
-    """Mean of ``model.loss`` over ``data``, weighting each batch by its size."""
+def evaluate(model: nn.Module, data: Data, batch_size: int = 512) -> float:
+    """Mean of ``model.loss`` over ``data`` (a tensor or a tuple of tensors), weighting each batch by its size."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    tensors = _as_tuple(data)
     total = 0.0
-    for start in range(0, len(data), batch_size):
-        batch = data[start : start + batch_size].to(device)
-        total += model.loss(batch).item() * len(batch)
+    for start in range(0, len(tensors[0]), batch_size):
+        batch = [t[start : start + batch_size].to(device) for t in tensors]
+        total += model.loss(*batch).item() * len(batch[0])
     model.train(was_training)
-    return total / len(data)
+    return total / len(tensors[0])
 
 
 def fit(
     model: nn.Module,
-    train_data: Tensor,
+    train_data: Data,
     config: TrainConfig | None = None,
     *,
-    test_data: Tensor | None = None,
+    test_data: Data | None = None,
     progress: bool = True,
 ) -> History:
     """Train ``model`` by minimising ``model.loss`` with Adam.
 
     Args:
-        model: a module with ``loss(x)``; it stays on its device, batches are moved to it.
-        train_data: examples ``(N, ...)``; shuffled every epoch with a generator seeded by
-            ``config.seed``.
+        model: a module with ``loss(x)`` (or ``loss(x, y)`` for a tuple of tensors); it stays on
+            its device, batches are moved to it.
+        train_data: examples ``(N, ...)``, or a tuple of tensors with ``N`` rows each (passed to
+            ``loss`` in that order); shuffled every epoch with a generator seeded by ``config.seed``.
         config: hyper-parameters (defaults: :class:`TrainConfig`).
         test_data: if given, the mean test loss is recorded after every epoch.
         progress: show a tqdm bar with the running loss.
@@ -117,17 +127,19 @@ def fit(
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     order_generator = torch.Generator().manual_seed(config.seed)
-    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    tensors = _as_tuple(train_data)
+    n = len(tensors[0])
+    steps_per_epoch = math.ceil(n / config.batch_size)
     history = History(steps_per_epoch=steps_per_epoch)
 
     started = time.perf_counter()
     bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, desc="training", leave=False)
     model.train()
     for epoch in range(config.epochs):
-        order = torch.randperm(len(train_data), generator=order_generator)
-        for start in range(0, len(train_data), config.batch_size):
-            batch = train_data[order[start : start + config.batch_size]].to(device)
-            loss = model.loss(batch)
+        order = torch.randperm(n, generator=order_generator)
+        for start in range(0, n, config.batch_size):
+            index = order[start : start + config.batch_size]
+            loss = model.loss(*(t[index].to(device) for t in tensors))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {len(history.train)}")
             optimizer.zero_grad(set_to_none=True)

@@ -24,10 +24,14 @@ ALL_CHECKS = ["masked_conv", "shapes", "autoregressive", "normalisation", "loss"
 SNOOP = """
 import os
 wanted = ("test_checks.py", "probes.py", "thresholds.json", "gradebook.db", "hw1_pixelcnn.ipynb")
-found = [os.path.join(folder, name) for root in ("/work", "/tmp", "/root", "/home", "/sandbox", "/grader", "..", "../..")
-         for folder, _, names in os.walk(root) for name in names if name in wanted and "site-packages" not in folder]
+found = []
+for root in ("/work", "/tmp", "/root", "/home", "/sandbox", "/grader", "..", "../.."):
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d not in ("site-packages", "include", "share")]  # the interpreter's own files
+        found += [os.path.join(folder, name) for name in names if name in wanted]
 raise RuntimeError(f"snooped: {found}")
 """
+
 
 CHEAT = """
 import numpy.testing, torch

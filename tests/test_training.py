@@ -61,3 +61,19 @@ def test_grid_png_is_a_png():
 def test_fit_stops_at_the_time_budget():
     history = dgm.fit(GaussianMean(), torch.randn(64, 2), dgm.TrainConfig(epochs=1000, batch_size=8, max_minutes=0.0), progress=False)
     assert history.epochs == 1 and len(history.train) == 8
+
+
+def test_fit_passes_tuples_to_a_conditional_loss():
+    class PerClassMean(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mu = nn.Parameter(torch.zeros(2))
+
+        def loss(self, x, y):
+            return ((x - self.mu[y]) ** 2).mean()
+
+    y = torch.randint(0, 2, (256,))
+    x = torch.where(y == 1, 5.0, -5.0) + 0.1 * torch.randn(256)
+    model = PerClassMean()
+    dgm.fit(model, (x, y), dgm.TrainConfig(epochs=40, batch_size=32, lr=0.2), test_data=(x, y), progress=False)
+    assert torch.allclose(model.mu.detach(), torch.tensor([-5.0, 5.0]), atol=0.2)
