@@ -1,15 +1,18 @@
 """Calibrating thresholds from seeded runs of the reference solution.
 
-A homework's ``test_checks.py`` declares ``CALIBRATIONS = {name: Calibration(...)}``: a measure
-(a function of the grading :class:`~autograder.harness.Submission` and a seed that returns one
-number, computed by the grader) and which direction is better. ``python -m autograder calibrate``
-runs the measure on the reference solution for several seeds and stores, per profile, in
-``thresholds.json``:
+A homework's ``test_checks.py`` declares ``CALIBRATIONS = {name: ...}``, each one of
 
-- ``reference``: the value at the grader's seed (what a student's run is compared with),
-- ``values``: the value at every seed,
-- ``threshold``: the worst seed's value moved by ``margin`` (relative) in the worse direction,
-- ``provenance``: command, seeds, commit, date, versions and device.
+- :class:`Calibration`: one number computed by the grader (e.g. test NLL) and which direction is
+  better; the threshold is the worst seed's value moved by ``margin`` (relative);
+- :class:`QualityCalibration`: the sample-quality metrics of :mod:`autograder.quality` on samples
+  of the reference; each gated metric's threshold sits between the reference (worst seed plus
+  margin) and the bad samplers, which must all fail, and the real test set against the training
+  set is measured for comparison.
+
+``python -m autograder calibrate`` runs them on the reference solution for several seeds and
+stores, per profile, in ``thresholds.json``: the threshold(s), ``reference`` (the value at the
+grader's seed), ``values`` at every seed, ``margin`` and ``provenance`` (command, seeds, commit,
+date, versions, device); a quality record also keeps ``real`` and ``bad``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import quality
 from .harness import GRADER_SEED, Submission
 from .homework import REPO_ROOT, Homework
 from .notebook import build_program, read_notebook
@@ -43,6 +47,63 @@ class Calibration:
     measure: Callable[[Submission, int], float]
     better: str
     margin: float
+
+    def calibrate(self, submission: Submission, seeds: list[int]) -> dict:
+        values = {seed: self.measure(submission, seed) for seed in seeds}
+        print(f"  values by seed: {_rounded(values)}")
+        return {
+            "threshold": round(threshold_from(list(values.values()), self.better, self.margin), 4),
+            "reference": round(values[GRADER_SEED], 4),
+            "better": self.better,
+            "margin": self.margin,
+            "values": {str(seed): round(value, 4) for seed, value in values.items()},
+        }
+
+
+@dataclass(frozen=True)
+class QualityCalibration:
+    """How sample-quality thresholds are calibrated.
+
+    Attributes:
+        samples: ``samples(submission, seed) -> (N, C, H, W)``, samples of the trained reference.
+        data: ``data(profile) -> GraderData``, the grader's images for that profile.
+        margin: relative slack on the worst reference seed (absolute for shares near 0).
+    """
+
+    samples: Callable[[Submission, int], torch.Tensor]
+    data: Callable[[str], quality.GraderData]
+    margin: float
+
+    def calibrate(self, submission: Submission, seeds: list[int]) -> dict:
+        data = self.data(submission.profile)
+        values = {seed: quality.measure(data, self.samples(submission, seed)) for seed in seeds}
+        n = len(self.samples(submission, GRADER_SEED))
+        real = quality.measure(data, data.test, real=data.train)
+        bad = {name: quality.measure(data, quality.bad_samples(name, data, n)) for name in quality.BAD_SAMPLERS}
+        thresholds = quality.thresholds_between(list(values.values()), bad, self.margin)
+        _print_quality_table(values, real, bad, thresholds)
+        return {
+            "thresholds": _rounded(thresholds),
+            "reference": _rounded(values[GRADER_SEED]),
+            "margin": self.margin,
+            "values": {str(seed): _rounded(v) for seed, v in values.items()},
+            "real": _rounded(real),
+            "bad": {name: _rounded(v) for name, v in bad.items()},
+            "samples": n,
+        }
+
+
+def _rounded(values: dict) -> dict:
+    return {key: round(value, 4) for key, value in values.items()}
+
+
+def _print_quality_table(values: dict, real: dict, bad: dict, thresholds: dict) -> None:
+    rows = {**{f"reference, seed {seed}": v for seed, v in values.items()}, "real test vs train": real, **bad}
+    names = list(real)
+    print("  " + f"{'':<22}" + "".join(f"{n[:13]:>14}" for n in names))
+    for label, row in rows.items():
+        print("  " + f"{label:<22}" + "".join(f"{row[n]:>14.3f}" for n in names))
+    print("  " + f"{'threshold':<22}" + "".join(f"{thresholds[n]:>14.3f}" if n in thresholds else f"{'-':>14}" for n in names))
 
 
 def load_checks(homework: Homework):
@@ -75,17 +136,11 @@ def calibrate(homework: Homework, profile: str, seeds: list[int], names: list[st
     for name, calibration in calibrations.items():
         if names and name not in names:
             continue
-        values = {seed: calibration.measure(submission, seed) for seed in seeds}
-        thresholds.setdefault(name, {})[profile] = {
-            "threshold": round(threshold_from(list(values.values()), calibration.better, calibration.margin), 4),
-            "reference": round(values[GRADER_SEED], 4),
-            "better": calibration.better,
-            "margin": calibration.margin,
-            "values": {str(seed): round(value, 4) for seed, value in values.items()},
-            "provenance": _provenance(homework, profile, seeds),
-        }
-        print(f"{homework.key} {name} [{profile}]: values {thresholds[name][profile]['values']} -> threshold {thresholds[name][profile]['threshold']}")
-    homework.thresholds_file.write_text(json.dumps(thresholds, indent=2) + "\n")
+        print(f"{homework.key} {name} [{profile}]")
+        record = calibration.calibrate(submission, seeds)
+        thresholds.setdefault(name, {})[profile] = {**record, "provenance": _provenance(homework, profile, seeds)}
+        print(f"  threshold: {record.get('threshold', record.get('thresholds'))}")
+        homework.thresholds_file.write_text(json.dumps(thresholds, indent=2) + "\n")
     return thresholds
 
 

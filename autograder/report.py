@@ -47,7 +47,7 @@ def feedback_html(result: dict, images: dict[str, bytes]) -> str:
         for c in result["checks"]
     )
     metrics = "".join(
-        f"<tr><td>{e(name)}</td><td>{m['value']:.3f}</td><td>{m['better']} than {m['threshold']:.3f}</td><td>{m['reference']:.3f}</td></tr>"
+        f"<tr><td>{e(name)}</td><td>{m['value']:.3f}</td><td>{_needed(m)}</td><td>{m['reference']:.3f}</td></tr>"
         for name, m in result.get("metrics", {}).items()
     )
     pictures = "".join(
@@ -75,6 +75,12 @@ Theory answers ({result['manual_max_points']:g} points) are graded by hand and a
 <p><small>Graded in {result['seconds']:g} s. Isolation: {e(result['sandbox'])}. Grader seed {result['seed']}.</small></p>
 </body></html>
 """
+
+
+def _needed(metric: dict) -> str:
+    if metric.get("threshold") is None:
+        return "(shown for information)"
+    return f"{'at most' if metric['better'] == 'lower' else 'at least'} {metric['threshold']:.3f}"
 
 
 def write_csv(path: Path, results: list[dict]) -> None:

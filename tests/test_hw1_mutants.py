@@ -36,6 +36,11 @@ MUTANTS = {
                                   "feeding each sampled pixel back"),
     "model_ignores_context": ("likelihood", "answer_pixelcnn",
                               replace("return self.net(2 * x - 1)", "return self.net(0 * x - 1)"), "nats per image; at most"),
+    "sample_replays_training_set": ("sample_quality", "answer_pixelcnn",
+                                    replace("        return x\n", "        return dgm.binarize(dgm.digits('train').images[:n]).to(x.device)\n"),
+                                    "near-copies of training images (pixels)"),
+    "sample_returns_noise": ("sample_quality", "answer_pixelcnn",
+                             replace("        return x\n", "        return torch.bernoulli(torch.full_like(x, 0.5))\n"), "FID against the test set"),
 }
 
 

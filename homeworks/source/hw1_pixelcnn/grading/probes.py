@@ -116,9 +116,9 @@ def sampling(ns, image_shape, n_samples, train_steps) -> dict:
     return {"samples": samples, "configs": configs, "logits": logits}
 
 
-def train_and_evaluate(ns, dataset, config, train) -> dict:
+def train_and_evaluate(ns, dataset, config, train, n_samples) -> dict:
     """The grader's recipe: train the student's class on the grader's split, then report the logits
-    on the test split and samples for the feedback grid."""
+    on the test split and ``n_samples`` samples (for the sample-quality metrics and the feedback grid)."""
     train_images = dgm.binarize(dgm.data.load_images(dataset, "train").images)
     test_images = dgm.binarize(dgm.data.load_images(dataset, "test").images)
     device = dgm.default_device()
@@ -126,5 +126,5 @@ def train_and_evaluate(ns, dataset, config, train) -> dict:
     dgm.fit(model, train_images, dgm.TrainConfig(**train), progress=False)
     with torch.no_grad():
         logits = torch.cat([model(batch.to(device)).cpu() for batch in test_images.split(500)])
-        samples = model.sample(64).cpu()
+        samples = model.sample(n_samples).cpu()
     return {"test_logits": logits, "samples": samples}

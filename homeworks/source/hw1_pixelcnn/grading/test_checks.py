@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from scipy import stats
 
 import dgm
-from autograder.calibrate import Calibration
+from autograder import quality
+from autograder.calibrate import Calibration, QualityCalibration
 from autograder.harness import GRADER_SEED
 
 SAMPLING_SHAPE = (2, 3)
@@ -28,12 +29,14 @@ RECIPES = {
         "dataset": "digits",
         "config": {"hidden_channels": 32, "n_layers": 4, "kernel_size": 5},
         "train": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "seed": 0},
+        "n_samples": 1000,
         "seconds": 180,
     },
     "full": {
         "dataset": "mnist",
         "config": {"hidden_channels": 64, "n_layers": 7, "kernel_size": 7},
         "train": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "seed": 0},
+        "n_samples": 5000,
         "seconds": 900,
     },
 }
@@ -197,18 +200,34 @@ def index_to_bits(index: torch.Tensor, n: int) -> str:
     return format(int(index), f"0{n}b")
 
 
-def likelihood_nll(submission, seed: int) -> float:
-    """Train the student's class with the grader's recipe and seed; the test NLL in nats per image."""
+def trained_model_outputs(submission, seed: int) -> dict:
+    """The grader's recipe on the student's class: test-set logits and samples of the trained model."""
     recipe = RECIPES[submission.profile]
     result = submission.probe(
-        "train_and_evaluate", seconds=recipe["seconds"], seed=seed,
-        dataset=recipe["dataset"], config=recipe["config"], train={**recipe["train"], "seed": seed},
+        "train_and_evaluate", seconds=recipe["seconds"], seed=seed, dataset=recipe["dataset"], config=recipe["config"],
+        train={**recipe["train"], "seed": seed}, n_samples=recipe["n_samples"],
     )
-    submission.artifacts["samples"] = result["samples"]
-    return measured_nll(result, recipe["dataset"])
+    submission.artifacts["samples"] = result["samples"][:64]
+    return result
 
 
-CALIBRATIONS = {"likelihood": Calibration(likelihood_nll, better="lower", margin=0.05)}
+def likelihood_nll(submission, seed: int) -> float:
+    """Test NLL in nats per image of the student's class after the grader's recipe with ``seed``."""
+    return measured_nll(trained_model_outputs(submission, seed), RECIPES[submission.profile]["dataset"])
+
+
+def trained_samples(submission, seed: int) -> torch.Tensor:
+    return trained_model_outputs(submission, seed)["samples"]
+
+
+def grader_data(profile: str) -> quality.GraderData:
+    return quality.GraderData.load(RECIPES[profile]["dataset"], binarised=True)
+
+
+CALIBRATIONS = {
+    "likelihood": Calibration(likelihood_nll, better="lower", margin=0.05),
+    "sample_quality": QualityCalibration(trained_samples, grader_data, margin=0.25),
+}
 
 
 def test_likelihood(submission):
@@ -221,3 +240,15 @@ def test_likelihood(submission):
         f"after the grader's training recipe ({recipe['train']['epochs']} epochs on {recipe['dataset']}), the test NLL is "
         f"{nll:.2f} nats per image; at most {threshold['threshold']:.2f} is needed (the reference reaches {threshold['reference']:.2f})"
     )
+
+
+def test_sample_quality(submission):
+    samples = trained_samples(submission, GRADER_SEED)
+    record = submission.threshold("sample_quality")
+    assert ((samples == 0) | (samples == 1)).all(), "samples of the trained model are not binary images"
+    values = quality.measure(grader_data(submission.profile), samples)
+    for name, value in values.items():
+        gate = quality.GATES.get(name)
+        submission.metrics[name] = {"value": value, "threshold": record["thresholds"].get(name), "better": gate, "reference": record["reference"][name]}
+    problems = quality.failures(values, record["thresholds"])
+    assert not problems, f"samples of your model after the grader's training recipe: {'; '.join(problems)}"
