@@ -42,20 +42,23 @@ class Calibration:
         measure: ``measure(submission, seed) -> float``, computed by the grader.
         better: ``"lower"`` or ``"higher"``.
         margin: relative slack added to the worst reference seed, e.g. 0.05 for 5 %.
+        min_slack: absolute slack at least (for values near zero, such as a log-likelihood).
     """
 
     measure: Callable[[Submission, int], float]
     better: str
     margin: float
+    min_slack: float = 0.0
 
     def calibrate(self, submission: Submission, seeds: list[int]) -> dict:
         values = {seed: self.measure(submission, seed) for seed in seeds}
         print(f"  values by seed: {_rounded(values)}")
         return {
-            "threshold": round(threshold_from(list(values.values()), self.better, self.margin), 4),
+            "threshold": round(threshold_from(list(values.values()), self.better, self.margin, self.min_slack), 4),
             "reference": round(values[GRADER_SEED], 4),
             "better": self.better,
             "margin": self.margin,
+            "min_slack": self.min_slack,
             "values": {str(seed): round(value, 4) for seed, value in values.items()},
         }
 
@@ -120,10 +123,10 @@ def reference_submission(homework: Homework, profile: str) -> Submission:
     return Submission(build_program(source, read_notebook(homework.release_notebook), source), homework, profile)
 
 
-def threshold_from(values: list[float], better: str, margin: float) -> float:
-    """The worst value moved by ``margin`` (relative) in the worse direction."""
+def threshold_from(values: list[float], better: str, margin: float, min_slack: float = 0.0) -> float:
+    """The worst value moved by ``margin`` (relative, at least ``min_slack``) in the worse direction."""
     worst = max(values) if better == "lower" else min(values)
-    slack = abs(worst) * margin
+    slack = max(abs(worst) * margin, min_slack)
     return worst + slack if better == "lower" else worst - slack
 
 

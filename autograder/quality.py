@@ -142,3 +142,20 @@ def thresholds_between(reference: list[dict[str, float]], bad: dict[str, dict[st
     if passing:
         raise ValueError(f"bad samplers pass every gate with thresholds {thresholds}: {passing}")
     return thresholds
+
+
+def check_samples(submission, data: GraderData, samples: Tensor) -> None:
+    """The sample-quality check shared by every homework: measure, show in the feedback, judge.
+
+    Args:
+        submission: the :class:`~autograder.harness.Submission` being graded (its calibrated
+            ``sample_quality`` thresholds are used and its feedback metrics filled in).
+        data: the grader's images.
+        samples: samples the grader drew from the student's trained model.
+    """
+    record = submission.threshold("sample_quality")
+    values = measure(data, samples)
+    for name, value in values.items():
+        submission.metrics[name] = {"value": value, "threshold": record["thresholds"].get(name), "better": GATES.get(name), "reference": record["reference"][name]}
+    problems = failures(values, record["thresholds"])
+    assert not problems, f"samples of your model after the grader's training recipe: {'; '.join(problems)}"

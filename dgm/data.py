@@ -5,8 +5,10 @@ Every loader returns an :class:`ImageDataset`: images as ``float32`` in ``[0, 1]
 :func:`stochastic_binarize`) so that a model for binary images and a model for grey levels read
 the same data.
 
-Two kinds of data:
+Three kinds of data:
 
+- **Generated 2D toys** (:func:`toy2d`): two moons, two spirals, a checkerboard; point clouds
+  ``(N, 2)`` drawn with a seed, for flows and diffusion models whose densities can be plotted.
 - **Embedded** (always available, no files, no network): scikit-learn's 8x8 handwritten digits,
   split into train and test by a fixed seeded permutation. The quick profile uses these.
 - **MNIST and Fashion-MNIST** (the full profile), read from the official IDX archives in the data
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import urllib.error
@@ -42,6 +45,9 @@ __all__ = [
     "load_images",
     "binarize",
     "stochastic_binarize",
+    "to_levels",
+    "toy2d",
+    "TOY_DATASETS",
 ]
 
 DIGITS_SPLIT_SEED = 0
@@ -282,3 +288,46 @@ def stochastic_binarize(images: Tensor, seed: int) -> Tensor:
     """
     generator = torch.Generator().manual_seed(seed)
     return torch.bernoulli(images, generator=generator)
+
+
+def to_levels(images: Tensor, n_levels: int) -> Tensor:
+    """Grey levels ``0, 1, ..., n_levels - 1`` (as float) of images in ``[0, 1]``: 17 for digits, 256 for MNIST."""
+    return (images * (n_levels - 1)).round()
+
+
+# --------------------------------------------------------------------------------------------------
+# Generated 2D toys
+
+TOY_DATASETS = ("moons", "spirals", "checkerboard")
+
+
+def toy2d(name: str, n: int, seed: int = 0) -> Tensor:
+    """``n`` points ``(n, 2)`` of a 2D toy distribution, roughly within ``[-3, 3]^2``.
+
+    Args:
+        name: ``"moons"`` (two interleaved half circles), ``"spirals"`` (two spiral arms) or
+            ``"checkerboard"`` (uniform on the dark squares of a 4x4 board).
+        n: number of points.
+        seed: the same seed gives the same points.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if name == "moons":
+        angle = torch.rand(n, generator=generator) * math.pi
+        upper = torch.rand(n, generator=generator) < 0.5
+        x = torch.where(upper, torch.cos(angle), 1 - torch.cos(angle))
+        y = torch.where(upper, torch.sin(angle), 0.5 - torch.sin(angle))
+        points = torch.stack([x - 0.5, y - 0.25], 1) * 2
+        return points + 0.1 * torch.randn(n, 2, generator=generator)
+    if name == "spirals":
+        radius = torch.sqrt(torch.rand(n, generator=generator)) * 3
+        arm = (torch.rand(n, generator=generator) < 0.5).float()
+        angle = radius * 2.5 + arm * math.pi
+        points = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], 1)
+        return points + 0.1 * torch.randn(n, 2, generator=generator)
+    if name == "checkerboard":
+        cell = torch.randint(0, 8, (n,), generator=generator)  # 8 dark squares of a 4x4 board
+        row = cell // 2
+        col = 2 * (cell % 2) + row % 2
+        offset = torch.rand(n, 2, generator=generator)
+        return (torch.stack([col, row], 1) + offset) * 1.5 - 3
+    raise ValueError(f"unknown toy dataset {name!r}; expected one of {TOY_DATASETS}")

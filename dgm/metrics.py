@@ -139,7 +139,7 @@ def class_coverage(logits: Tensor, min_share: float | None = None) -> Coverage:
     shares = counts / counts.sum()
     entropy = -(shares[shares > 0] * shares[shares > 0].log()).sum() / torch.log(torch.tensor(float(n_classes), dtype=torch.float64))
     min_share = 1 / (4 * n_classes) if min_share is None else min_share
-    return Coverage(max(entropy.item(), 0.0), int((shares >= min_share).sum()))
+    return Coverage(max(entropy.item(), 0.0) + 0.0, int((shares >= min_share).sum()))  # + 0.0: no "-0.0"
 
 
 def energy_distance(x: Tensor, y: Tensor) -> float:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 import math
 import numpy as np
+import torch
 from torch import Tensor
 
 from .training import History
 
-__all__ = ["make_grid", "show_samples", "plot_losses", "grid_png"]
+__all__ = ["make_grid", "show_samples", "plot_losses", "grid_png", "density_grid", "plot_density"]
 
 
 def make_grid(images: Tensor, nrow: int | None = None, padding: int = 1, pad_value: float = 0.5) -> np.ndarray:
@@ -68,6 +69,41 @@ def plot_losses(history: History, ylabel: str = "loss", title: str | None = None
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def density_grid(log_prob, extent: float = 4.0, resolution: int = 200) -> tuple[Tensor, Tensor, float]:
+    """Evaluate a 2D density on a square grid.
+
+    Args:
+        log_prob: maps points ``(N, 2)`` to log-densities ``(N,)``.
+        extent: the grid covers ``[-extent, extent]^2``.
+        resolution: points per side.
+
+    Returns:
+        Points ``(resolution^2, 2)``, log-densities ``(resolution^2,)`` and the area of one cell,
+        so that ``log_density.exp().sum() * cell_area`` approximates the mass on the square.
+    """
+    axis = torch.linspace(-extent, extent, resolution, dtype=torch.float64)
+    xx, yy = torch.meshgrid(axis, axis, indexing="xy")
+    points = torch.stack([xx.flatten(), yy.flatten()], 1)
+    with torch.no_grad():
+        values = torch.cat([log_prob(chunk) for chunk in points.split(10_000)])
+    return points, values, float((axis[1] - axis[0]) ** 2)
+
+
+def plot_density(log_prob, extent: float = 4.0, resolution: int = 200, title: str | None = None, ax=None):
+    """Heat map of ``exp(log_prob)`` on ``[-extent, extent]^2``."""
+    import matplotlib.pyplot as plt
+
+    _, values, _ = density_grid(log_prob, extent, resolution)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(values.exp().reshape(resolution, resolution).numpy(), origin="lower", extent=(-extent, extent, -extent, extent), cmap="viridis")
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title:
         ax.set_title(title)
     return ax

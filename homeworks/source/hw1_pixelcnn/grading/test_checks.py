@@ -244,11 +244,5 @@ def test_likelihood(submission):
 
 def test_sample_quality(submission):
     samples = trained_samples(submission, GRADER_SEED)
-    record = submission.threshold("sample_quality")
     assert ((samples == 0) | (samples == 1)).all(), "samples of the trained model are not binary images"
-    values = quality.measure(grader_data(submission.profile), samples)
-    for name, value in values.items():
-        gate = quality.GATES.get(name)
-        submission.metrics[name] = {"value": value, "threshold": record["thresholds"].get(name), "better": gate, "reference": record["reference"][name]}
-    problems = quality.failures(values, record["thresholds"])
-    assert not problems, f"samples of your model after the grader's training recipe: {'; '.join(problems)}"
+    quality.check_samples(submission, grader_data(submission.profile), samples)

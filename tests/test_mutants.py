@@ -1,0 +1,105 @@
+"""Does every autograder check fail on a planted bug, with a message that points at it?
+
+Each mutant is a homework's reference solution with one bug planted in an answer cell; it is graded
+on the check it targets only (the other checks may fail too, but are not run, to keep the suite fast).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import derive_submission, replace, run_grader
+
+from autograder.homework import find_homework
+from autograder.notebook import grade_cells, read_notebook
+
+MUTANTS = {
+    # homework: {name: (check it targets, answer cell, planted bug, words the message must contain)}
+    "hw1": {
+        "type_a_sees_centre": ("masked_conv", "answer_masked_conv",
+                               replace('centre + (mask_type == "B"):] = 0', "centre + 1:] = 0"), "which the type-A mask must hide"),
+        "type_b_hides_centre": ("masked_conv", "answer_masked_conv",
+                                replace('centre + (mask_type == "B"):] = 0', "centre:] = 0"), "which the type-B mask must let through"),
+        "mask_row_off_by_one": ("masked_conv", "answer_masked_conv",
+                                replace("mask[:, :, centre + 1:, :] = 0", "mask[:, :, centre + 2:, :] = 0"), "which the type-A mask must hide"),
+        "first_layer_type_b": ("autoregressive", "answer_pixelcnn",
+                               replace('MaskedConv2d(1, h, k, "A")', 'MaskedConv2d(1, h, k, "B")'), "not before it in raster order"),
+        "all_layers_type_a": ("autoregressive", "answer_pixelcnn",
+                              replace('MaskedConv2d(h, h, k, "B")', 'MaskedConv2d(h, h, k, "A")'), "receptive field differs"),
+        "log_prob_per_pixel": ("shapes", "answer_pixelcnn",
+                               replace("return log_likelihood.flatten(1).sum(1)", "return log_likelihood"), "should have shape (4,)"),
+        "missing_log_sigmoid": ("normalisation", "answer_pixelcnn",
+                                replace('log_likelihood = -F.binary_cross_entropy_with_logits(self(x), x, reduction="none")',
+                                        "log_likelihood = x * self(x)"), "sum to"),
+        "loss_summed_not_averaged": ("loss", "answer_pixelcnn",
+                                     replace("return -self.log_prob(x).mean() / x[0].numel()", "return -self.log_prob(x).mean()"),
+                                     "summed over pixels instead of averaged"),
+        "sampling_without_feedback": ("sampling", "answer_pixelcnn",
+                                      replace("logits = self(x)[:, :, i, j]", "logits = self(torch.zeros_like(x))[:, :, i, j]"),
+                                      "feeding each sampled pixel back"),
+        "model_ignores_context": ("likelihood", "answer_pixelcnn",
+                                  replace("return self.net(2 * x - 1)", "return self.net(0 * x - 1)"), "nats per image; at most"),
+        "sample_replays_training_set": ("sample_quality", "answer_pixelcnn",
+                                        replace("        return x\n", "        return dgm.binarize(dgm.digits('train').images[:n]).to(x.device)\n"),
+                                        "near-copies of training images (pixels)"),
+        "sample_returns_noise": ("sample_quality", "answer_pixelcnn",
+                                 replace("        return x\n", "        return torch.bernoulli(torch.full_like(x, 0.5))\n"), "FID against the test set"),
+    },
+    "hw2": {
+        "checkerboard_ignores_parity": ("masks", "answer_masks",
+                                        replace("kept = torch.arange(shape[0]) % 2 == parity", "kept = torch.arange(shape[0]) % 2 == 0"),
+                                        "checkerboard_mask((5,), 1)"),
+        "coupling_log_det_missing": ("coupling", "answer_layers",
+                                     replace("return x * torch.exp(s) + t, s.flatten(1).sum(1)", "return x * torch.exp(s) + t, 0 * s.flatten(1).sum(1)"),
+                                     "log|det J| of the autograd Jacobian"),
+        "coupling_log_det_sign": ("coupling", "answer_layers",
+                                  replace("return x * torch.exp(s) + t, s.flatten(1).sum(1)", "return x * torch.exp(s) + t, -s.flatten(1).sum(1)"),
+                                  "the sign is flipped"),
+        "coupling_inverse_wrong": ("coupling", "answer_layers",
+                                   replace("return (z - t) * torch.exp(-s)", "return z * torch.exp(-s) - t"), "inverse(forward(x)) differs"),
+        "actnorm_log_det_per_channel_only": ("actnorm", "answer_layers",
+                                             replace("log_det = self.log_scale.sum() * positions", "log_det = self.log_scale.sum()"),
+                                             "ActNorm on images (2, 3, 3): log_det"),
+        "masks_not_alternating": ("model", "answer_realnvp",
+                                  replace("AffineCoupling(checkerboard_mask(shape, i % 2), config.hidden)", "AffineCoupling(checkerboard_mask(shape, 0), config.hidden)"),
+                                  "do the masks alternate?"),
+        "log_prob_without_normaliser": ("normalisation", "answer_realnvp",
+                                        replace("log_base = -0.5 * (z**2 + math.log(2 * math.pi)).flatten(1).sum(1)", "log_base = -0.5 * (z**2).flatten(1).sum(1)"),
+                                        "integrates to"),
+        "sample_skips_inverse": ("toy_density", "answer_realnvp",
+                                 replace("return self.inverse(torch.randn(n, *self.config.shape, device=device))",
+                                         "return torch.randn(n, *self.config.shape, device=device)"), "does sample() return inverse(z)"),
+        "dequantize_without_levels": ("dequantization", "answer_dequantization",
+                                      replace(" - math.log(n_levels)  # per coordinate", "  # per coordinate"), "the -D log K term"),
+        "loss_in_nats": ("bits_per_dim", "answer_dequantization",
+                         replace("return -log_likelihood.mean() / (x[0].numel() * math.log(2))", "return -log_likelihood.mean() / x[0].numel()"),
+                         "that is nats, not bits"),
+        "one_coupling_per_scale": ("likelihood", "answer_realnvp",
+                                   replace("for i in range(config.n_couplings):\n            self.full_resolution", "for i in range(1):\n            self.full_resolution"),
+                                   "bits per dimension; at most"),
+        "samples_are_noise": ("sample_quality", "answer_dequantization",
+                              replace("        return levels / (self.n_levels - 1)\n", "        return torch.rand_like(levels)\n"), "FID against the test set"),
+    },
+}
+CASES = [(homework, name) for homework, table in MUTANTS.items() for name in sorted(table)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("homework, name", CASES, ids=[f"{h}-{n}" for h, n in CASES])
+def test_check_catches_planted_bug(homework, name, tmp_path):
+    check, cell, bug, expected_words = MUTANTS[homework][name]
+    derive_submission(find_homework(homework).source_notebook, tmp_path / "submissions" / f"{name}.ipynb", {cell: bug})
+    done = run_grader("grade", homework, str(tmp_path / "submissions"), "--out", str(tmp_path / "out"),
+                      "--checks", check, "--jobs", "1", "--quiet", "--no-gradebook")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "out" / name / "result.json").read_text())
+    [outcome] = result["checks"]
+    assert outcome["status"] == "fail", f"{name}: check {check} did not fail: {outcome}"
+    assert expected_words in outcome["message"], f"{name}: message does not point at the bug: {outcome['message']}"
+
+
+@pytest.mark.parametrize("homework", sorted(MUTANTS))
+def test_every_autograded_check_has_a_mutant(homework):
+    autograded = {c.grade_id for c in grade_cells(read_notebook(find_homework(homework).source_notebook)) if c.autograded}
+    assert autograded == {check for check, *_ in MUTANTS[homework].values()}
