@@ -36,8 +36,10 @@ test-fast: env  ## the tests that do not train or grade whole notebooks
 release: env  ## validate sources, verify references, regenerate homeworks/release and dist/student-bundle
 	$(PY) -m autograder release
 
-bench: env  ## benchmarks (print figures): hw1 training time and test NLL, time to score 1,000 samples
+bench: env  ## benchmarks (print figures): hw1 and hw2 references (hw2 against zuko), time to score 1,000 samples
+	$(PY) -m pip install -q "zuko>=1.1"
 	$(PY) benchmarks/hw1_pixelcnn.py
+	$(PY) benchmarks/hw2_realnvp.py
 	$(PY) benchmarks/sample_quality.py
 
 clean:  ## remove build outputs (not the environment)
