@@ -99,6 +99,12 @@ class Submission:
             )
         return record
 
+    def compare(self, label: str, value: float, name: str) -> dict:
+        """Show ``value`` in the feedback as ``label`` beside calibrated threshold ``name``; return that record."""
+        record = self.threshold(name)
+        self.metrics[label] = {"value": value, "threshold": record["threshold"], "better": record["better"], "reference": record["reference"]}
+        return record
+
     def _run(self, name: str, seed: int, kwargs: dict, seconds: float | None) -> dict | ProbeFailed:
         limits = DEFAULT_LIMITS[self.profile]
         seconds = seconds or self.default_seconds

@@ -167,7 +167,7 @@ def test_gradebook_has_auto_scores_flags_and_exports(batch):
         "join base_cell on grade.cell_id = base_cell.id"
     ).fetchall()
     grades = {(student, cell): (score, flag) for student, cell, score, flag in rows}
-    assert grades[("reference", "likelihood")] == (2.0, 0)
+    assert grades[("reference", "sample_quality")] == (2.0, 0)
     assert grades[("reference", "theory_forward_kl")] == (None, 1), "theory answers wait for the hand grader"
     assert grades[("not_json", "masked_conv")] == (None, 1), "ungradable is flagged, never a silent 0"
     comment = db.execute("select auto_comment from comment where auto_comment like 'Ungradable%'").fetchone()

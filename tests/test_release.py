@@ -41,20 +41,19 @@ def _secrets() -> list[str]:
     """Lines that must never reach students: solution code, theory answers, hidden checks and probes.
 
     Imports and comments are left out (not secret, and they recur everywhere), and so are lines
-    that the source notebook shows outside its solution regions (public by design).
+    that are public by design: those of the course library and those any source notebook shows
+    outside its solution regions.
     """
-    secrets = []
+    solution = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", re.S)
+    cells = [cell.source for homework in HOMEWORKS for cell in read_notebook(homework.source_notebook).cells]
+    public = {line.strip() for path in (REPO_ROOT / "dgm").rglob("*.py") for line in path.read_text().splitlines()}
+    public |= {line.strip() for source in cells for line in solution.sub("", source).splitlines()}
+    secrets = [line.strip() for source in cells for region in solution.findall(source) for line in region.splitlines() if len(line.strip()) >= 20]
     for homework in HOMEWORKS:
-        public = set()
-        for cell in read_notebook(homework.source_notebook).cells:
-            hidden = re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", cell.source, re.S)
-            public |= {line.strip() for line in re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", cell.source, flags=re.S).splitlines()}
-            for region in hidden:
-                secrets += [line.strip() for line in region.splitlines() if len(line.strip()) >= 20]
         for path in homework.grading_dir.glob("*"):
             if path.is_file():
-                secrets += [line.strip() for line in path.read_text().splitlines() if len(line.strip()) >= 30 and line.strip() not in public]
-    return [line for line in secrets if not line.startswith(("import ", "from ", "#"))]
+                secrets += [line.strip() for line in path.read_text().splitlines() if len(line.strip()) >= 30]
+    return [line for line in secrets if line not in public and not line.startswith(("import ", "from ", "#"))]
 
 
 def _leaks(bundle) -> dict[str, list[str]]:

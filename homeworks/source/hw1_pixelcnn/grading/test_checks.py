@@ -232,8 +232,7 @@ CALIBRATIONS = {
 
 def test_likelihood(submission):
     nll = likelihood_nll(submission, GRADER_SEED)
-    threshold = submission.threshold("likelihood")
-    submission.metrics["test NLL (nats/image)"] = {"value": nll, "threshold": threshold["threshold"], "better": "lower", "reference": threshold["reference"]}
+    threshold = submission.compare("test NLL (nats/image)", nll, "likelihood")
     assert math.isfinite(nll), "the trained model's test log-likelihood is not finite (NaN or infinite logits)"
     recipe = RECIPES[submission.profile]
     assert nll <= threshold["threshold"], (

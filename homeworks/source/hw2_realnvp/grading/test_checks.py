@@ -133,9 +133,8 @@ def toy_energy(submission, seed: int) -> float:
 
 def test_toy_density(submission):
     nll, energy = toy_nll(submission, GRADER_SEED), toy_energy(submission, GRADER_SEED)
-    nll_record, energy_record = submission.threshold("toy_nll"), submission.threshold("toy_energy")
-    submission.metrics["moons test NLL (nats/point)"] = {"value": nll, "threshold": nll_record["threshold"], "better": "lower", "reference": nll_record["reference"]}
-    submission.metrics["moons energy distance"] = {"value": energy, "threshold": energy_record["threshold"], "better": "lower", "reference": energy_record["reference"]}
+    nll_record = submission.compare("moons test NLL (nats/point)", nll, "toy_nll")
+    energy_record = submission.compare("moons energy distance", energy, "toy_energy")
     assert math.isfinite(nll), "the trained 2D flow gives NaN or infinite log-densities on test points"
     assert nll <= nll_record["threshold"], (
         f"after the grader's recipe on two moons the test NLL is {nll:.3f} nats per point; at most {nll_record['threshold']:.3f} "
@@ -220,8 +219,7 @@ CALIBRATIONS = {
 
 def test_likelihood(submission):
     bpd = image_bpd(submission, GRADER_SEED)
-    record = submission.threshold("likelihood")
-    submission.metrics["test bits per dimension"] = {"value": bpd, "threshold": record["threshold"], "better": "lower", "reference": record["reference"]}
+    record = submission.compare("test bits per dimension", bpd, "likelihood")
     recipe = RECIPES[submission.profile]
     assert math.isfinite(bpd), "the trained flow gives NaN or infinite log-densities on the test images"
     assert bpd <= record["threshold"], (
