@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     release = commands.add_parser("release", help="generate release notebooks and the student bundle", description=(
         "For each homework: validate the source against its hidden checks, grade the reference solution (it must get "
-        "full automatic marks), run nbgrader generate_assignment into homeworks/release/, then rebuild dist/student-bundle/."))
+        "full automatic marks), run nbgrader generate_assignment into homeworks/release/; write the student seminars "
+        "(seminars/source/NN_topic.ipynb -> seminars/NN_topic.ipynb, solutions stubbed); then rebuild dist/student-bundle/."))
     release.add_argument("homeworks", nargs="*", help="homework keys (default: all)")
     release.add_argument("--no-verify", action="store_true", help="skip grading the reference solution")
 
@@ -100,7 +101,7 @@ def _print_table(results: list[dict]) -> None:
 
 def _release(args) -> int:
     from .harness import grade
-    from .release import ReleaseError, build_bundle, generate, validate
+    from .release import ReleaseError, build_bundle, generate, release_seminar, seminar_sources, validate
 
     homeworks = [find_homework(key) for key in args.homeworks] if args.homeworks else all_homeworks()
     try:
@@ -115,6 +116,8 @@ def _release(args) -> int:
     except ReleaseError as error:
         print(f"release refused: {error}", file=sys.stderr)
         return 1
+    for source in seminar_sources():
+        print(f"seminar: wrote {release_seminar(source)}")
     print(f"student bundle: {build_bundle(all_homeworks())}")
     return 0
 

@@ -8,8 +8,12 @@
    release whose reference fails cannot be produced;
 3. ``nbgrader generate_assignment`` writes ``release/<hw>/<hw>.ipynb`` (solutions replaced by stubs,
    theory answers by "YOUR ANSWER HERE");
-4. the student bundle ``dist/student-bundle/`` gets the release notebooks and the course library,
-   nothing else: no source, no hidden checks, no thresholds.
+4. the student bundle ``dist/student-bundle/`` gets the release notebooks, the student seminars and
+   the course library, nothing else: no source, no hidden checks, no thresholds.
+
+Seminars follow the same single-source rule with less machinery: ``seminars/source/NN_topic.ipynb``
+is the instructor version, and :func:`release_seminar` writes the student version
+``seminars/NN_topic.ipynb`` with every ``### BEGIN SOLUTION`` region replaced by a stub.
 """
 
 from __future__ import annotations
@@ -21,11 +25,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+from nbgrader.preprocessors import ClearOutput, ClearSolutions
+
 from .homework import REPO_ROOT, Homework
 from .notebook import grade_cells, nbgrader_meta, read_notebook
 
 POINTS_PER_HOMEWORK = 15.0
 BUNDLE_DIR = REPO_ROOT / "dist" / "student-bundle"
+SEMINARS_DIR = REPO_ROOT / "seminars"
 
 
 class ReleaseError(Exception):
@@ -81,13 +89,36 @@ def generate(homework: Homework, course_dir: Path) -> Path:
     return target / f"{homework.name}.ipynb"
 
 
+def seminar_sources() -> list[Path]:
+    """Instructor versions of the seminars, ``seminars/source/NN_topic.ipynb``, in course order."""
+    return sorted((SEMINARS_DIR / "source").glob("[0-9][0-9]_*.ipynb"))
+
+
+def student_seminar(source: Path) -> str:
+    """The student version of a seminar, as notebook JSON: solutions replaced by stubs, no outputs."""
+    notebook = read_notebook(source)
+    ClearSolutions(enforce_metadata=False).preprocess(notebook, {})
+    ClearOutput().preprocess(notebook, {})
+    return nbformat.writes(notebook) + "\n"
+
+
+def release_seminar(source: Path) -> Path:
+    """Write the student version of the seminar ``source`` to ``seminars/<name>.ipynb``."""
+    target = SEMINARS_DIR / source.name
+    target.write_text(student_seminar(source))
+    return target
+
+
 def build_bundle(homeworks: list[Homework], bundle: Path = BUNDLE_DIR) -> Path:
-    """Assemble the student bundle: release notebooks, the course library and how to install it."""
+    """Assemble the student bundle: release notebooks, student seminars, the course library and how to install it."""
     if bundle.exists():
         shutil.rmtree(bundle)
     (bundle / "homeworks").mkdir(parents=True)
     for homework in homeworks:
         shutil.copytree(homework.release_notebook.parent, bundle / "homeworks" / homework.name)
+    (bundle / "seminars").mkdir()
+    for source in seminar_sources():
+        shutil.copy(SEMINARS_DIR / source.name, bundle / "seminars")
     shutil.copytree(REPO_ROOT / "dgm", bundle / "dgm", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "pyproject.toml", bundle)
     (bundle / "data").mkdir()
@@ -99,10 +130,10 @@ def build_bundle(homeworks: list[Homework], bundle: Path = BUNDLE_DIR) -> Path:
 STUDENT_README = """\
 # Deep Generative Models: student bundle
 
-Homework notebooks and the course library `dgm` (data loaders, training loop, plots).
+Homework and seminar notebooks, and the course library `dgm` (data loaders, training loop, plots).
 
     pip install -e .                 # once, in this folder (Python 3.10+, PyTorch 2.1+)
-    jupyter lab homeworks/           # then open hwN_*/hwN_*.ipynb
+    jupyter lab                      # then open homeworks/hwN_*/hwN_*.ipynb or seminars/NN_*.ipynb
 
 Fill in the cells marked `YOUR CODE HERE` / `YOUR ANSWER HERE`, run the self-check cells, and submit
 the `.ipynb` file. The notebooks run on a laptop CPU with the embedded 8x8 digits; MNIST and

@@ -38,14 +38,15 @@ def test_committed_release_is_what_the_source_generates(homework, tmp_path):
 
 
 def _secrets() -> list[str]:
-    """Lines that must never reach students: solution code, theory answers, hidden checks and probes.
+    """Lines that must never reach students: solution code (homeworks and seminar exercises), theory answers, hidden checks and probes.
 
     Imports and comments are left out (not secret, and they recur everywhere), and so are lines
     that are public by design: those of the course library and those any source notebook shows
     outside its solution regions.
     """
     solution = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", re.S)
-    cells = [cell.source for homework in HOMEWORKS for cell in read_notebook(homework.source_notebook).cells]
+    sources = [homework.source_notebook for homework in HOMEWORKS] + release.seminar_sources()
+    cells = [cell.source for source in sources for cell in read_notebook(source).cells]
     public = {line.strip() for path in (REPO_ROOT / "dgm").rglob("*.py") for line in path.read_text().splitlines()}
     public |= {line.strip() for source in cells for line in solution.sub("", source).splitlines()}
     secrets = [line.strip() for source in cells for region in solution.findall(source) for line in region.splitlines() if len(line.strip()) >= 20]
@@ -74,6 +75,7 @@ def test_student_bundle_has_no_solutions_and_no_hidden_tests(tmp_path):
     bundle = release.build_bundle(HOMEWORKS, tmp_path / "bundle")
     names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     assert "homeworks/hw1_pixelcnn/hw1_pixelcnn.ipynb" in names and "dgm/data.py" in names and "pyproject.toml" in names
+    assert {f"seminars/{source.name}" for source in release.seminar_sources()} <= names
     assert not [n for n in names if "grading" in n or "source" in n or n.endswith("thresholds.json")]
     assert _leaks(bundle) == {}
 
@@ -82,7 +84,8 @@ def test_leak_scan_finds_a_planted_solution_and_check(tmp_path):
     bundle = release.build_bundle(HOMEWORKS, tmp_path / "bundle")
     shutil.copy(HW1.source_notebook, bundle / "homeworks" / "leaked_source.ipynb")
     shutil.copy(HW1.checks, bundle / "dgm" / "leaked_checks.py")
-    assert set(_leaks(bundle)) == {"homeworks/leaked_source.ipynb", "dgm/leaked_checks.py"}
+    shutil.copy(release.seminar_sources()[0], bundle / "seminars" / "leaked_seminar.ipynb")
+    assert set(_leaks(bundle)) == {"homeworks/leaked_source.ipynb", "dgm/leaked_checks.py", "seminars/leaked_seminar.ipynb"}
 
 
 def test_release_has_stubs_and_keeps_visible_tests():

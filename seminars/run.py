@@ -1,0 +1,60 @@
+"""Execute the seminar notebooks top to bottom and report how long each took.
+
+Runs the instructor versions (``seminars/source/NN_topic.ipynb``, which hold the exercise solutions)
+in a fresh kernel each, on a CPU, and writes the executed copies with their outputs and figures to
+``out/seminars/``. The committed notebooks stay without outputs. Exits 1 if any cell of any
+notebook fails, and prints that cell's error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+SEMINARS = Path(__file__).resolve().parent
+OUT = SEMINARS.parent / "out" / "seminars"
+
+
+def seminar_sources() -> list[Path]:
+    """The instructor versions of the seminars, in course order."""
+    return sorted((SEMINARS / "source").glob("[0-9][0-9]_*.ipynb"))
+
+
+def execute(path: Path, timeout: int) -> nbformat.NotebookNode:
+    """Run every cell of the notebook at ``path`` in a new kernel; raise CellExecutionError on the first error."""
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    return notebook
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("only", nargs="*", help="seminar numbers or names to run (default: all)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one cell may take (default: 600)")
+    args = parser.parse_args(argv)
+    sources = [p for p in seminar_sources() if not args.only or any(p.stem == o or p.stem[:2] == o.zfill(2) for o in args.only)]
+    if not sources:
+        parser.exit(2, f"no seminar matches {args.only}; have: {', '.join(p.stem for p in seminar_sources())}\n")
+    OUT.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for path in sources:
+        started = time.perf_counter()
+        try:
+            notebook = execute(path, args.timeout)
+        except CellExecutionError as error:
+            print(f"FAILED {path.name}:\n{error}", file=sys.stderr)
+            failed.append(path.name)
+            continue
+        nbformat.write(notebook, OUT / path.name)
+        print(f"{path.stem:32s} {time.perf_counter() - started:6.1f} s  -> {(OUT / path.name).relative_to(SEMINARS.parent)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
