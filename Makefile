@@ -7,10 +7,10 @@ DEMO := out/demo
 # Tests and CI use the offline copies of MNIST / Fashion-MNIST beside the repository when present.
 export DGM_DATA ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared/data),$(CURDIR)/data)
 
-.PHONY: help env demo test test-fast release bench clean
+.PHONY: help env demo test test-fast release bench lectures-deps lectures seminars clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ test: env  ## the project's test suite (about 15 minutes on 2 cores)
 test-fast: env  ## the tests that do not train or grade whole notebooks
 	$(PY) -m pytest -n 2 -m "not slow"
 
-release: env  ## validate sources, verify references, regenerate homeworks/release and dist/student-bundle
+release: env  ## validate sources, verify references, regenerate homeworks/release, student seminars and dist/student-bundle
 	$(PY) -m autograder release
 
 bench: env  ## benchmarks (print figures): hw1 and hw2 references (hw2 against zuko), time to score 1,000 samples
@@ -41,6 +41,20 @@ bench: env  ## benchmarks (print figures): hw1 and hw2 references (hw2 against z
 	$(PY) benchmarks/hw1_pixelcnn.py
 	$(PY) benchmarks/hw2_realnvp.py
 	$(PY) benchmarks/sample_quality.py
+
+# The TeX toolchain is needed by `make lectures` only (Debian/Ubuntu; macOS: see lectures/README.md).
+TEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended texlive-pictures lmodern
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+lectures-deps:  ## install the TeX toolchain for `make lectures` with apt-get (about 250 MB, under a minute)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null
+
+lectures: env  ## regenerate the lecture figures and build every lecture PDF into out/lectures
+	$(PY) lectures/build.py
+
+seminars: env  ## execute every seminar notebook top to bottom (outputs go to out/seminars)
+	$(PY) seminars/run.py
 
 clean:  ## remove build outputs (not the environment)
 	rm -rf out dist
