@@ -1,7 +1,7 @@
 """Build the lecture slides: run each lecture's figure script, then latexmk, and check the log.
 
 Every lecture is a folder ``lectures/NN_topic/`` with ``lecture.tex`` and, optionally, ``figures.py``
-(a seeded matplotlib script called as ``figures.py OUT_DIR``). The shared ``preamble.tex``,
+(a seeded matplotlib script called as ``figures.py OUT_DIR``, with OUT_DIR already created). The shared ``preamble.tex``,
 ``notation.tex`` and ``references.bib`` live in ``lectures/``. Outputs go to ``out/lectures/``:
 the PDFs ``NN_topic.pdf`` and, per lecture, the figures and LaTeX's auxiliary files.
 
@@ -35,6 +35,7 @@ def make_figures(folder: Path, out: Path) -> None:
     """Run ``folder/figures.py out/figures`` with this interpreter (non-interactive backend)."""
     script = folder / "figures.py"
     if script.exists():
+        (out / "figures").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "MPLBACKEND": "Agg"}
         subprocess.run([sys.executable, str(script), str(out / "figures")], check=True, env=env)
 

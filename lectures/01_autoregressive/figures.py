@@ -1,4 +1,4 @@
-"""Figures of lecture 1 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include."""
+"""Figures of lecture 1 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include into OUT_DIR."""
 
 import sys
 from pathlib import Path
@@ -82,7 +82,5 @@ def masks_and_receptive_fields(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    histogram_mle(out)
-    masks_and_receptive_fields(out)
+    for make_figure in (histogram_mle, masks_and_receptive_fields):
+        make_figure(Path(sys.argv[1]))

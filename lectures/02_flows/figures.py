@@ -1,4 +1,4 @@
-"""Figures of lecture 2 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include."""
+"""Figures of lecture 2 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include into OUT_DIR."""
 
 import sys
 from pathlib import Path
@@ -63,7 +63,5 @@ def coupling_flows(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    change_of_variables_1d(out)
-    coupling_flows(out)
+    for make_figure in (change_of_variables_1d, coupling_flows):
+        make_figure(Path(sys.argv[1]))

@@ -1,4 +1,4 @@
-"""Figures of lecture 3 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include."""
+"""Figures of lecture 3 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include into OUT_DIR."""
 
 import sys
 from pathlib import Path
@@ -73,7 +73,5 @@ def em_lower_bound(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    forward_and_reverse_kl(out)
-    em_lower_bound(out)
+    for make_figure in (forward_and_reverse_kl, em_lower_bound):
+        make_figure(Path(sys.argv[1]))
