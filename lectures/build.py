@@ -5,7 +5,8 @@ Every lecture is a folder ``lectures/NN_topic/`` with ``lecture.tex`` and, optio
 ``notation.tex`` and ``references.bib`` live in ``lectures/``. Outputs go to ``out/lectures/``:
 the PDFs ``NN_topic.pdf`` and, per lecture, the figures and LaTeX's auxiliary files.
 
-A LaTeX error, an undefined reference or citation, or a BibTeX warning fails the build (exit 1).
+A LaTeX error, an undefined reference or citation, or a BibTeX warning fails the build (exit 1);
+content that overflows a slide is reported as a warning with its line.
 Needs a TeX distribution with beamer and latexmk (``make lectures-deps``).
 """
 
@@ -24,6 +25,8 @@ LECTURES = Path(__file__).resolve().parent
 OUT = LECTURES.parent / "out" / "lectures"
 # What LaTeX writes to its log when a \ref or \cite has no target (latexmk -Werror also catches them).
 UNRESOLVED = re.compile(r"(Reference|Citation) `[^']*' on page \d+ undefined|There were undefined references")
+# Content that runs off a slide (vbox) or past its margin (hbox): reported, not fatal.
+OVERFULL = re.compile(r"^Overfull \\[hv]box \((\d+\.\d+)pt too \w+\).*?lines? (\d+)", re.M)
 
 
 def lecture_folders() -> list[Path]:
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         shutil.copy(pdf, OUT / f"{folder.name}.pdf")
         print(f"{folder.name:32s} {time.perf_counter() - started:6.1f} s  -> {(OUT / folder.name).relative_to(LECTURES.parent)}.pdf")
+        for size, line in OVERFULL.findall((out / "lecture.log").read_text(errors="replace")):
+            print(f"  warning: {folder.name}/lecture.tex:{line}: content overflows the slide by {float(size):.1f}pt")
     return 1 if failed else 0
 
 
