@@ -1,8 +1,8 @@
 """Build the lecture slides: run each lecture's figure script, then latexmk, and check the log.
 
 Every lecture is a folder ``lectures/NN_topic/`` with ``lecture.tex`` and, optionally, ``figures.py``
-(a seeded matplotlib script called as ``figures.py OUT_DIR``, with OUT_DIR already created). The shared ``preamble.tex``,
-``notation.tex`` and ``references.bib`` live in ``lectures/``. Outputs go to ``out/lectures/``:
+(a seeded matplotlib script called as ``figures.py OUT_DIR``, with OUT_DIR already created). The
+shared ``preamble.tex``, ``notation.tex`` and ``references.bib`` live in ``lectures/``. Outputs go to ``out/lectures/``:
 the PDFs ``NN_topic.pdf`` and, per lecture, the figures and LaTeX's auxiliary files.
 
 A LaTeX error, an undefined reference or citation, or a BibTeX warning fails the build (exit 1);

@@ -29,7 +29,11 @@ def seminar_sources() -> list[Path]:
 def execute(path: Path, timeout: int) -> nbformat.NotebookNode:
     """Run every cell of the notebook at ``path`` in a new kernel; raise CellExecutionError on the first error."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the kernel's warning about its local TCP transport
+    )
+    client.execute()
     return notebook
 
 
