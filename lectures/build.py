@@ -1,8 +1,8 @@
 """Build the lecture slides: run each lecture's figure script, then latexmk, and check the log.
 
-Every lecture is a folder ``lectures/NN_topic/`` with ``lecture.tex`` and, optionally, ``figures.py``
-(a seeded matplotlib script called as ``figures.py OUT_DIR``, with OUT_DIR already created). The
-shared ``preamble.tex``, ``notation.tex`` and ``references.bib`` live in ``lectures/``. Outputs go to ``out/lectures/``:
+Every lecture is a folder ``lectures/NN_topic/`` with ``lecture.tex`` and, optionally, ``figures.py``,
+whose ``FIGURES`` maps a file name to a function that draws that figure with fixed seeds and returns
+it. The shared ``preamble.tex``, ``notation.tex`` and ``references.bib`` live in ``lectures/``. Outputs go to ``out/lectures/``:
 the PDFs ``NN_topic.pdf`` and, per lecture, the figures and LaTeX's auxiliary files.
 
 A LaTeX error, an undefined reference or citation, or a BibTeX warning fails the build (exit 1);
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -34,13 +35,27 @@ def lecture_folders() -> list[Path]:
     return sorted(path.parent for path in LECTURES.glob("[0-9][0-9]_*/lecture.tex"))
 
 
-def make_figures(folder: Path, out: Path) -> None:
-    """Run ``folder/figures.py out/figures`` with this interpreter (non-interactive backend)."""
+def make_figures(folder: Path, out: Path) -> list[Path]:
+    """Draw every figure of ``folder/figures.py`` and save it as ``out/figures/<name>.pdf``.
+
+    The PDFs carry no creation date, so the same code draws byte-identical files.
+    """
     script = folder / "figures.py"
-    if script.exists():
-        (out / "figures").mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "MPLBACKEND": "Agg"}
-        subprocess.run([sys.executable, str(script), str(out / "figures")], check=True, env=env)
+    if not script.exists():
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    saved = []
+    for name, draw in runpy.run_path(str(script))["FIGURES"].items():
+        figure = draw()
+        saved.append(out / "figures" / f"{name}.pdf")
+        figure.savefig(saved[-1], metadata={"CreationDate": None})
+        plt.close(figure)
+    return saved
 
 
 def compile_pdf(folder: Path, out: Path) -> Path:
@@ -77,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_figures:
                 make_figures(folder, out)
             pdf = compile_pdf(folder, out)
-        except (RuntimeError, subprocess.CalledProcessError) as error:
+        except RuntimeError as error:
             print(f"FAILED {error}", file=sys.stderr)
             failed.append(folder.name)
             continue

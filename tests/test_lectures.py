@@ -112,3 +112,13 @@ def test_build_compiles_a_correct_lecture(tmp_path):
         "\\referencesframe\n\\end{document}\n"
     )
     assert build.compile_pdf(folder, tmp_path / "out").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("lecture", slides(), ids=lambda p: p.parent.name)
+def test_figures_are_drawn_by_the_lecture_script_and_reproducible(lecture, tmp_path):
+    """Every \\includegraphics has a figure in FIGURES, and drawing twice gives byte-identical PDFs."""
+    included = set(re.findall(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}", lecture.read_text()))
+    first = build.make_figures(lecture.parent, tmp_path / "first")
+    second = build.make_figures(lecture.parent, tmp_path / "second")
+    assert included <= {path.stem for path in first}, f"no figure script draws {included - {p.stem for p in first}}"
+    assert [path.read_bytes() for path in first] == [path.read_bytes() for path in second], "a figure is not seeded"

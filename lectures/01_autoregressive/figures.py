@@ -1,7 +1,4 @@
-"""Figures of lecture 1 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include into OUT_DIR."""
-
-import sys
-from pathlib import Path
+"""Figures of lecture 1, drawn with fixed seeds; ``lectures/build.py`` saves each entry of FIGURES as a PDF."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,7 +28,7 @@ def receptive_field(n_layers: int, kernel_size: int = 3, size: int = 15) -> np.n
     return seen
 
 
-def histogram_mle(out: Path) -> None:
+def histogram_mle() -> plt.Figure:
     """A histogram fitted by maximum likelihood: training NLL keeps falling, test NLL turns up."""
     rng = np.random.default_rng(0)
     def draw(n):  # pi(x): a mixture of two Gaussians on [0, 1]
@@ -59,10 +56,10 @@ def histogram_mle(out: Path) -> None:
     right.set(xlabel="number of bins $k$", ylabel="NLL (nats)", title="NLL against model size")
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "histogram_mle.pdf")
+    return fig
 
 
-def masks_and_receptive_fields(out: Path) -> None:
+def masks_and_receptive_fields() -> plt.Figure:
     """Type-A and type-B masks, and the receptive field of stacks of 3x3 masked convolutions."""
     fig, axes = plt.subplots(1, 5, figsize=(10, 2.3))
     panels = [(raster_mask(5, False), "mask A ($5\\times5$)"), (raster_mask(5, True), "mask B ($5\\times5$)")]
@@ -78,9 +75,7 @@ def masks_and_receptive_fields(out: Path) -> None:
         ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "masks_receptive_field.pdf")
+    return fig
 
 
-if __name__ == "__main__":
-    for make_figure in (histogram_mle, masks_and_receptive_fields):
-        make_figure(Path(sys.argv[1]))
+FIGURES = {"histogram_mle": histogram_mle, "masks_receptive_field": masks_and_receptive_fields}  # file name (PDF) -> function that draws it

@@ -1,7 +1,4 @@
-"""Figures of lecture 2 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include into OUT_DIR."""
-
-import sys
-from pathlib import Path
+"""Figures of lecture 2, drawn with fixed seeds; ``lectures/build.py`` saves each entry of FIGURES as a PDF."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +9,7 @@ def standard_normal(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * (z**2).sum(-1)) / (2 * np.pi) ** (z.shape[-1] / 2)
 
 
-def change_of_variables_1d(out: Path) -> None:
+def change_of_variables_1d() -> plt.Figure:
     """x = g(z) = z + 0.35 sin 2z pushes N(0, 1) forward; p(x) = p(z) / |g'(z)| matches a histogram of g(z)."""
     rng = np.random.default_rng(0)
     z = np.linspace(-4, 4, 2000)
@@ -28,10 +25,10 @@ def change_of_variables_1d(out: Path) -> None:
     axes[2].set(title="model density $p(x)$", xlabel="$x$", xlim=(-4, 4))
     axes[2].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "change_of_variables.pdf")
+    return fig
 
 
-def coupling_flows(out: Path) -> None:
+def coupling_flows() -> plt.Figure:
     """A linear flow and two hand-made affine couplings applied to N(0, I): samples and exact densities."""
     rng = np.random.default_rng(0)
     z = rng.standard_normal((3000, 2))
@@ -59,9 +56,7 @@ def coupling_flows(out: Path) -> None:
         ax.set(title=title, xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    fig.savefig(out / "flows_2d.pdf")
+    return fig
 
 
-if __name__ == "__main__":
-    for make_figure in (change_of_variables_1d, coupling_flows):
-        make_figure(Path(sys.argv[1]))
+FIGURES = {"change_of_variables": change_of_variables_1d, "flows_2d": coupling_flows}  # file name (PDF) -> function that draws it

@@ -1,7 +1,4 @@
-"""Figures of lecture 3 (seeded): `python figures.py OUT_DIR` writes the PDFs the slides include into OUT_DIR."""
-
-import sys
-from pathlib import Path
+"""Figures of lecture 3, drawn with fixed seeds; ``lectures/build.py`` saves each entry of FIGURES as a PDF."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,7 +8,7 @@ def normal_pdf(x: np.ndarray, mean: float | np.ndarray, std: float | np.ndarray)
     return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
 
 
-def forward_and_reverse_kl(out: Path) -> None:
+def forward_and_reverse_kl() -> plt.Figure:
     """One Gaussian fitted to a two-component mixture: forward KL covers both modes, reverse KL picks one."""
     x = np.linspace(-8, 8, 4001)
     dx = x[1] - x[0]
@@ -34,10 +31,10 @@ def forward_and_reverse_kl(out: Path) -> None:
     ax.set(xlabel="$x$", xlim=(-7, 7))
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(out / "forward_reverse_kl.pdf")
+    return fig
 
 
-def em_lower_bound(out: Path) -> None:
+def em_lower_bound() -> plt.Figure:
     """Mixture 0.5 N(-theta, 1) + 0.5 N(theta, 1): log-likelihood and the ELBO built at theta_old (the E-step)."""
     rng = np.random.default_rng(0)
     data = np.where(rng.random(40) < 0.5, -1.0, 1.0) * 1.5 + rng.standard_normal(40)
@@ -69,9 +66,7 @@ def em_lower_bound(out: Path) -> None:
         ax.text(value, ax.get_ylim()[0], name, ha="center", va="bottom", fontsize=8)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out / "em_lower_bound.pdf")
+    return fig
 
 
-if __name__ == "__main__":
-    for make_figure in (forward_and_reverse_kl, em_lower_bound):
-        make_figure(Path(sys.argv[1]))
+FIGURES = {"forward_reverse_kl": forward_and_reverse_kl, "em_lower_bound": em_lower_bound}  # file name (PDF) -> function that draws it
