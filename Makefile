@@ -46,7 +46,7 @@ bench: env  ## benchmarks (print figures): hw1 and hw2 references (hw2 against z
 TEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended texlive-pictures lmodern
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-lectures-deps:  ## install the TeX toolchain for `make lectures` with apt-get (about 250 MB, under a minute)
+lectures-deps:  ## install the TeX toolchain for `make lectures` with apt-get (about 290 MB, under a minute)
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null
 

@@ -122,3 +122,9 @@ def test_figures_are_drawn_by_the_lecture_script_and_reproducible(lecture, tmp_p
     second = build.make_figures(lecture.parent, tmp_path / "second")
     assert included <= {path.stem for path in first}, f"no figure script draws {included - {p.stem for p in first}}"
     assert [path.read_bytes() for path in first] == [path.read_bytes() for path in second], "a figure is not seeded"
+
+
+def test_every_reference_is_cited_by_some_lecture():
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (LECTURES / "references.bib").read_text(), re.M))
+    cited = {key.strip() for path in slides() for group in re.findall(r"\\cite\w*(?:\[[^\]]*\])*\{([^}]+)\}", path.read_text()) for key in group.split(",")}
+    assert keys and keys <= cited, f"uncited entries in references.bib: {sorted(keys - cited)}"
