@@ -54,7 +54,7 @@ lectures: env  ## regenerate the lecture figures and build every lecture PDF int
 	$(PY) lectures/build.py
 
 seminars: env  ## execute every seminar notebook top to bottom (outputs go to out/seminars)
-	$(PY) seminars/run.py
+	$(PY) -m seminars.run
 
 clean:  ## remove build outputs (not the environment)
 	rm -rf out dist

@@ -79,8 +79,9 @@ class QualityCalibration:
 
     def calibrate(self, submission: Submission, seeds: list[int]) -> dict:
         data = self.data(submission.profile)
-        values = {seed: quality.measure(data, self.samples(submission, seed)) for seed in seeds}
-        n = len(self.samples(submission, GRADER_SEED))
+        samples = {seed: self.samples(submission, seed) for seed in seeds}
+        values = {seed: quality.measure(data, images) for seed, images in samples.items()}
+        n = len(samples[GRADER_SEED])
         real = quality.measure(data, data.test, real=data.train)
         bad = {name: quality.measure(data, quality.bad_samples(name, data, n)) for name in quality.BAD_SAMPLERS}
         thresholds = quality.thresholds_between(list(values.values()), bad, self.margin)

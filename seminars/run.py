@@ -1,4 +1,4 @@
-"""Execute the seminar notebooks top to bottom and report how long each took.
+"""Execute the seminar notebooks top to bottom and report how long each took: ``python -m seminars.run``.
 
 Runs the instructor versions (``seminars/source/NN_topic.ipynb``, which hold the exercise solutions)
 in a fresh kernel each, on a CPU, and writes the executed copies with their outputs and figures to
@@ -17,13 +17,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-SEMINARS = Path(__file__).resolve().parent
-OUT = SEMINARS.parent / "out" / "seminars"
+from autograder.homework import REPO_ROOT
+from autograder.release import seminar_sources
 
-
-def seminar_sources() -> list[Path]:
-    """The instructor versions of the seminars, in course order."""
-    return sorted((SEMINARS / "source").glob("[0-9][0-9]_*.ipynb"))
+OUT = REPO_ROOT / "out" / "seminars"
 
 
 def execute(path: Path, timeout: int) -> nbformat.NotebookNode:
@@ -38,7 +35,7 @@ def execute(path: Path, timeout: int) -> nbformat.NotebookNode:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m seminars.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("only", nargs="*", help="seminar numbers or names to run (default: all)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds one cell may take (default: 600)")
     args = parser.parse_args(argv)
@@ -56,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(path.name)
             continue
         nbformat.write(notebook, OUT / path.name)
-        print(f"{path.stem:32s} {time.perf_counter() - started:6.1f} s  -> {(OUT / path.name).relative_to(SEMINARS.parent)}")
+        print(f"{path.stem:32s} {time.perf_counter() - started:6.1f} s  -> {(OUT / path.name).relative_to(REPO_ROOT)}")
     return 1 if failed else 0
 
 
