@@ -3,7 +3,7 @@
 Commands:
     grade      grade a folder of submissions (nbgrader submitted/ layout or plain .ipynb files)
     release    validate homework sources, verify the reference, generate release notebooks and the student bundle
-    calibrate  measure thresholds on the reference solution and store them with provenance
+    calibrate  measure thresholds on correct solutions and known bugs and store them with provenance
     course     final course grades from graded homeworks and exam points
 """
 
@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default: 2)")
     grade.add_argument("--out", type=Path, required=True, help="folder for results and feedback")
     grade.add_argument("--checks", help="comma-separated check ids to run (default: all)")
-    grade.add_argument("--timeout", type=float, help="seconds each probe of a submission may run, unless a check sets "
-                       "its own (default: 60 on quick, 900 on full)")
+    grade.add_argument("--timeout", type=float, help="CPU seconds each probe of a submission may use, unless a check sets "
+                       "its own (default: 60 on quick, 900 on full); a wall-clock backstop five times larger stops code that "
+                       "sleeps, so a busy machine gives the same grades")
     grade.add_argument("--gradebook", type=Path, help="nbgrader gradebook to update (default: gradebook.db of the course "
                        "directory for the submitted/ layout, else OUT/gradebook.db)")
     grade.add_argument("--no-gradebook", action="store_true", help="do not write a gradebook")
@@ -44,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("homeworks", nargs="*", help="homework keys (default: all)")
     release.add_argument("--no-verify", action="store_true", help="skip grading the reference solution")
 
-    calibrate = commands.add_parser("calibrate", help="calibrate thresholds on the reference solution", description=(
-        "Run each calibrated measure of the homework on the reference solution for several seeds and store threshold, "
-        "values, margin and provenance in source/<hw>/grading/thresholds.json."))
+    calibrate = commands.add_parser("calibrate", help="calibrate thresholds on correct solutions and known bugs", description=(
+        "Run each calibrated measure of the homework on the reference solution and the correct alternatives of "
+        "grading/variants.py for several seeds, and on its known bugs; print the table; store each threshold between the "
+        "worst correct solution and the best bug (refusing when none separates them), the implausibility bound, every "
+        "value and provenance in source/<hw>/grading/thresholds.json."))
     calibrate.add_argument("homework")
     calibrate.add_argument("--profile", choices=PROFILES, default="quick")
     calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -10,8 +10,11 @@ can neither patch the assertions nor see the thresholds.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import math
+import secrets
 import shutil
 import signal
 import sys
@@ -32,7 +35,8 @@ from .notebook import Program, UngradableNotebook, build_program, grade_cells, r
 GRADER_SEED = 0
 """Seed of every probe unless a check asks for another; grading is deterministic."""
 
-DEFAULT_LIMITS = {"quick": sandbox.Limits(wall_seconds=60), "full": sandbox.Limits(wall_seconds=900, memory_bytes=32 << 30)}
+DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)}
+"""Per probe: CPU seconds (one torch thread) and memory; the wall-clock backstop is several times larger."""
 
 
 class ProbeFailed(Exception):
@@ -55,7 +59,7 @@ class Submission:
         program: the graded program.
         homework: the homework being graded.
         profile: ``"quick"`` or ``"full"``.
-        default_seconds: time limit of probes that do not set their own (default: the profile's).
+        default_seconds: CPU-time limit of probes that do not set their own (default: the profile's).
         artifacts: images the checks want shown in the feedback (name -> ``(N, C, H, W)`` tensor).
         metrics: measured values shown in the feedback (name -> dict with value, threshold, ...).
     """
@@ -68,26 +72,45 @@ class Submission:
     metrics: dict[str, dict] = field(default_factory=dict)
     _cache: dict[str, dict | ProbeFailed] = field(default_factory=dict)
     _program_failure: ProbeFailed | None = None
+    _secret: int = field(default_factory=lambda: secrets.randbits(62))
 
-    def probe(self, name: str, *, seconds: float | None = None, seed: int = GRADER_SEED, **kwargs) -> dict:
+    def probe(self, name: str, *, seconds: float | None = None, seed: int = GRADER_SEED, inputs: dict[str, torch.Tensor] | None = None,
+              **kwargs) -> dict:
         """Run probe ``name`` of the homework on the student's program and return its result.
 
-        Results are cached per (name, kwargs, seed), so two checks can share one expensive probe.
-        When the program itself fails (before any probe ran), that failure is cached for every
+        Args:
+            name: a function of the homework's ``probes.py``.
+            seconds: CPU-time limit (default: the submission's or the profile's).
+            seed: torch's seed before the program runs and again before the probe.
+            inputs: tensors the grader built, passed to the probe as keyword arguments (through a
+                file the worker deletes before student code runs).
+            kwargs: plain JSON values passed to the probe.
+
+        Results are cached per (name, seed, kwargs, inputs), so two checks can share one expensive
+        probe. When the program itself fails (before any probe ran), that failure is cached for every
         later probe: a notebook that hangs at import costs one time limit, not one per check.
 
         Raises:
-            ProbeFailed: the student's code raised, crashed, or ran out of time or memory.
+            ProbeFailed: the student's code raised, crashed, ran out of time or memory, or its result
+                was not written by the grader's worker.
         """
-        key = json.dumps([name, seed, kwargs], sort_keys=True)
+        inputs = inputs or {}
+        key = json.dumps([name, seed, kwargs, {k: _digest(v) for k, v in sorted(inputs.items())}], sort_keys=True)
         if self._program_failure is not None:
             raise self._program_failure
         if key not in self._cache:
-            self._cache[key] = self._run(name, seed, kwargs, seconds)
+            self._cache[key] = self._run(name, seed, kwargs, inputs, seconds)
         outcome = self._cache[key]
         if isinstance(outcome, ProbeFailed):
             raise outcome
         return outcome
+
+    def private_generator(self, purpose: str, seed: int = GRADER_SEED) -> torch.Generator:
+        """A generator only this grader process can reproduce: the same for the same ``purpose`` and
+        ``seed`` within one grading (so checks can share a probe), different in every grading. Use it
+        for what the sandbox must not predict, e.g. which inputs of a batch are paired."""
+        digest = hashlib.sha256(f"{self._secret}:{purpose}:{seed}".encode()).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
     def threshold(self, name: str) -> dict:
         """The calibrated threshold record ``name`` for this profile (see ``thresholds.json``)."""
@@ -105,7 +128,28 @@ class Submission:
         self.metrics[label] = {"value": value, "threshold": record["threshold"], "better": record["better"], "reference": record["reference"]}
         return record
 
-    def _run(self, name: str, seed: int, kwargs: dict, seconds: float | None) -> dict | ProbeFailed:
+    def judge(self, label: str, value: float, name: str, what: str) -> None:
+        """Show ``value`` as ``label`` and fail unless it is finite, plausible and within threshold ``name``.
+
+        A value beyond the calibrated ``implausible`` bound (e.g. an NLL below half of the best correct
+        solution's) fails: no correct model reaches it, so something other than the model produced it.
+        ``what`` starts the messages, e.g. "after the grader's recipe the test NLL".
+        """
+        record = self.compare(label, value, name)
+        lower = record["better"] == "lower"
+        assert math.isfinite(value), f"{what} is not finite ({value}): NaN or infinite outputs"
+        bound = record.get("implausible")
+        if bound is not None:
+            assert (value >= bound) if lower else (value <= bound), (
+                f"{what} is {value:.4g}, implausibly {'low' if lower else 'high'}: no correct solution comes near it "
+                f"(best calibrated value {record['best']:.4g}, bound {bound:.4g}), so the grader cannot trust it"
+            )
+        limit = record["threshold"]
+        assert (value <= limit) if lower else (value >= limit), (
+            f"{what} is {value:.4g}; {'at most' if lower else 'at least'} {limit:.4g} is needed (the reference reaches {record['reference']:.4g})"
+        )
+
+    def _run(self, name: str, seed: int, kwargs: dict, inputs: dict[str, torch.Tensor], seconds: float | None) -> dict | ProbeFailed:
         limits = DEFAULT_LIMITS[self.profile]
         seconds = seconds or self.default_seconds
         if seconds is not None:
@@ -115,21 +159,32 @@ class Submission:
             (scratch / "program.json").write_text(self.program.to_json())
             shutil.copy(self.homework.probes, scratch / "probes.py")
             (scratch / "request.json").write_text(json.dumps({"probe": name, "kwargs": kwargs, "seed": seed}))
-            outcome = sandbox.run(*_worker_command(scratch), limits=limits, readonly=_readonly_binds(), env=_worker_env(scratch))
-            result = self._interpret(scratch, outcome, limits)
+            if inputs:
+                torch.save(inputs, scratch / "inputs.pt")
+            secret = secrets.token_hex(16)
+            outcome = sandbox.run(*_worker_command(scratch), limits=limits, readonly=_readonly_binds(), env=_worker_env(scratch),
+                                  stdin=f"{secret}\n".encode())
+            result = self._interpret(scratch, outcome, limits, secret)
             if isinstance(result, ProbeFailed) and not (scratch / "program-done").exists():
                 result.message = f"your notebook's code failed before any check could run: {result.message}"
                 self._program_failure = result
             return result
 
-    def _interpret(self, scratch: Path, outcome: sandbox.Outcome, limits: sandbox.Limits) -> dict | ProbeFailed:
-        if outcome.timed_out:
-            return ProbeFailed("timeout", f"stopped after {limits.wall_seconds:.0f} s: an endless loop, or far too slow{self._missing_note()}")
+    def _interpret(self, scratch: Path, outcome: sandbox.Outcome, limits: sandbox.Limits, secret: str) -> dict | ProbeFailed:
+        if outcome.out_of_time == "cpu":
+            return ProbeFailed("timeout", f"used up its {limits.cpu_seconds:.0f} s of CPU time: an endless loop, or far too slow "
+                                          f"(judged by CPU time, so a busy machine does not change it){self._missing_note()}")
+        if outcome.out_of_time == "wall":
+            return ProbeFailed("timeout", f"stopped after {limits.wall_seconds:.0f} s of wall-clock time while using little CPU: "
+                                          f"does it wait, sleep or read from standard input?{self._missing_note()}")
         if (scratch / "error.json").exists():
             error = json.loads((scratch / "error.json").read_text())
             where = f" (at {'; '.join(error['frames'])})" if error["frames"] else ""
             return ProbeFailed("error", f"{error['summary']}{where}{self._missing_note()}")
         if (scratch / "result.pt").exists() and outcome.returncode == 0:
+            if not _completed_by_worker(scratch, secret):
+                return ProbeFailed("fail", "the result file was not written by the grader's worker (it was written or changed by "
+                                           "the notebook's code before the probe finished): results are only accepted from the grader")
             try:
                 return torch.load(scratch / "result.pt", weights_only=True)
             except Exception as error:  # noqa: BLE001 - a tampered result is the student's problem
@@ -149,6 +204,20 @@ class Submission:
         if not self.program.missing_answers:
             return ""
         return f". Answer cells missing from your notebook: {', '.join(self.program.missing_answers)}"
+
+
+def _digest(tensor: torch.Tensor) -> str:
+    return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def _completed_by_worker(scratch: Path, secret: str) -> bool:
+    """Does the worker's completion record carry this run's secret and the digest of ``result.pt``?"""
+    try:
+        record = json.loads((scratch / "complete.json").read_text())
+        digest = hashlib.sha256((scratch / "result.pt").read_bytes()).hexdigest()
+        return record["secret"] == secret and record["sha256"] == digest
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _worker_command(scratch: Path) -> tuple[list[str], Path]:
@@ -252,9 +321,11 @@ def grade(
 
     submission = Submission(program, homework, profile, default_seconds=seconds)
     plugin = _ChecksPlugin(submission)
+    # Relative to the rootdir the checks module is ``hwN_name.grading.test_checks``: one module per
+    # homework, so grading several homeworks in one process (``make release``) never mixes them up.
     node_ids = [f"{homework.checks}::test_{c.grade_id}" for c in auto]
     args = ["-p", "no:cacheprovider", "--assert=plain", "--import-mode=importlib", "-o", "addopts=", "-q",
-            "--rootdir", str(homework.grading_dir), "-W", "ignore::DeprecationWarning", *node_ids]
+            "--rootdir", str(homework.course_dir / "source"), "-W", "ignore::DeprecationWarning", *node_ids]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         pytest.main(args, plugins=[plugin])
     for cell in auto:

@@ -15,8 +15,10 @@ costs only the checks that need it.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -138,6 +140,39 @@ def _code_cells_by_id(notebook: nbformat.NotebookNode) -> dict[str, str]:
             source = cell.get("source", "")
             found[grade_id] = "".join(source) if isinstance(source, list) else str(source)
     return found
+
+
+CellEdit = str | tuple[str, str]
+"""A change to one cell: its whole new source, or ``(old, new)``, a replacement of text that must occur."""
+
+
+def edit_cells(notebook: nbformat.NotebookNode, edits: Mapping[str, CellEdit | None]) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with the cells of those ``grade_id`` s changed (``None``: the cell deleted).
+
+    Raises:
+        ValueError: an ``(old, new)`` edit whose ``old`` text is not in its cell, or an id no cell has.
+    """
+    derived = copy.deepcopy(notebook)
+    derived.cells, seen = [], set()
+    for cell in notebook.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in edits:
+            seen.add(grade_id)
+            edit = edits[grade_id]
+            if edit is None:
+                continue
+            cell = copy.deepcopy(cell)
+            if isinstance(edit, str):
+                cell.source = edit
+            else:
+                old, new = edit
+                if old not in cell.source:
+                    raise ValueError(f"cell {grade_id} does not contain {old!r}")
+                cell.source = cell.source.replace(old, new)
+        derived.cells.append(cell)
+    if missing := set(edits) - seen:
+        raise ValueError(f"no cell with grade_id {sorted(missing)}")
+    return derived
 
 
 _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)

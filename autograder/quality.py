@@ -7,11 +7,14 @@ For an image dataset the grader embeds samples with the course feature extractor
 - ``precision`` / ``recall``: k-NN manifold estimates (shown, not gated);
 - ``memorisation_pixels`` / ``memorisation_features``: share of samples closer to a training
   image than 95 % of test images are (lower is better);
+- ``copies_of_test``: share of samples closer to a test image than 95 % of training images are
+  (lower is better): the sandbox can read the test split too, and samples must be the model's;
 - ``classes``: classes predicted for at least a quarter of the uniform share (higher is better);
 - ``label_entropy``: normalised entropy of the predicted labels (shown).
 
-Thresholds sit between the reference solution's values and those of clearly bad samplers
-(:data:`BAD_SAMPLERS`): noise, one image repeated, the blurred mean, copies of training images.
+Thresholds sit between the correct solutions' values and those of clearly bad samplers
+(:data:`BAD_SAMPLERS`): noise, one image repeated, the blurred mean, copies of training images and
+copies of test images.
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ import dgm
 from dgm import metrics
 from dgm.features import features
 
-GATES = {"fid": "lower", "memorisation_pixels": "lower", "memorisation_features": "lower", "classes": "higher"}
+GATES = {"fid": "lower", "memorisation_pixels": "lower", "memorisation_features": "lower", "copies_of_test": "lower", "classes": "higher"}
 """Metrics a sample set must pass, and which direction is better."""
+
+SHARES = ("memorisation_pixels", "memorisation_features", "copies_of_test")
+"""Gated metrics that are shares near 0, whose margin is absolute."""
 
 DESCRIPTIONS = {
     "fid": "FID against the test set (course classifier features)",
     "memorisation_pixels": "share of samples that are near-copies of training images (pixels)",
     "memorisation_features": "share of samples that are near-copies of training images (features)",
+    "copies_of_test": "share of samples that are near-copies of test images (pixels)",
     "classes": "digit classes the samples cover",
 }
 
@@ -71,6 +78,7 @@ def measure(data: GraderData, samples: Tensor, real: Tensor | None = None) -> di
         "recall": recall,
         "memorisation_pixels": metrics.memorisation(samples, data.train, data.test).share,
         "memorisation_features": metrics.memorisation(sample_features, train_features, test_features).share,
+        "copies_of_test": metrics.memorisation(samples, data.test, data.train).share,
         "classes": float(coverage.classes),
         "label_entropy": coverage.entropy,
     }
@@ -83,7 +91,8 @@ def failures(values: dict[str, float], thresholds: dict[str, float]) -> list[str
         value, limit = values[name], thresholds[name]
         if (value > limit) if better == "lower" else (value < limit):
             bound = "at most" if better == "lower" else "at least"
-            messages.append(f"{DESCRIPTIONS[name]} is {value:.3g}; {bound} {limit:.3g} is needed")
+            hint = " (samples must be drawn from your model, not taken from the data)" if name in SHARES else ""
+            messages.append(f"{DESCRIPTIONS[name]} is {value:.3g}; {bound} {limit:.3g} is needed{hint}")
     return messages
 
 
@@ -110,11 +119,16 @@ def _training_copies(data: GraderData, n: int, generator: torch.Generator) -> Te
     return data.train[torch.randint(len(data.train), (n,), generator=generator)]
 
 
+def _test_copies(data: GraderData, n: int, generator: torch.Generator) -> Tensor:
+    return data.test[torch.randint(len(data.test), (n,), generator=generator)]
+
+
 BAD_SAMPLERS: dict[str, Callable[[GraderData, int, torch.Generator], Tensor]] = {
     "noise": _noise,
     "one_image_repeated": _one_image,
     "blurred_mean": _blurred_mean,
     "training_copies": _training_copies,
+    "test_copies": _test_copies,
 }
 """Samplers a threshold must reject. Each is binary where the data are (pixels drawn as Bernoulli)."""
 
@@ -134,7 +148,7 @@ def thresholds_between(reference: list[dict[str, float]], bad: dict[str, dict[st
     for name, better in GATES.items():
         values = [r[name] for r in reference]
         worst = max(values) if better == "lower" else min(values)
-        slack = max(abs(worst) * margin, margin if name.startswith("memorisation") else 0.0)
+        slack = max(abs(worst) * margin, margin if name in SHARES else 0.0)
         thresholds[name] = worst + slack if better == "lower" else worst - slack
         if name == "classes":
             thresholds[name] = float(int(thresholds[name]))  # a whole number of classes

@@ -2,8 +2,10 @@
 
 Every probe of a submission runs as its own process with
 
-- a wall-clock limit (the process group is killed when it runs over),
-- CPU-time, address-space and file-size limits (``setrlimit``),
+- a CPU-time limit (``RLIMIT_CPU``): "too slow" is judged by the CPU time the code consumed, so a
+  busy machine does not change a grade, and a wall-clock backstop several times larger for code
+  that sleeps or blocks (the process group is killed when it runs over),
+- address-space and file-size limits (``setrlimit``),
 - on Linux with bubblewrap: no network, no view of the repository, the instructor's source,
   other submissions or the gradebook. Only the interpreter, the virtual environment, the course
   library, the grader's worker, the data folder (all read-only) and a scratch folder are visible.
@@ -29,29 +31,52 @@ SANDBOX_DIR = "/sandbox"
 """Where the scratch folder appears inside bubblewrap."""
 
 
+WALL_FACTOR = 5.0
+"""The wall-clock backstop is this many times the CPU-time limit (plus :data:`WALL_GRACE`): on a
+machine loaded with two busy processes per core a single-threaded probe still gets a third of a core."""
+WALL_GRACE = 30.0
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one process.
 
     Attributes:
-        wall_seconds: killed after this long.
+        cpu_seconds: CPU time (user + system, all threads) it may consume; this decides "too slow".
         memory_bytes: address-space limit (``RLIMIT_AS``); torch needs a few GiB of it.
         file_bytes: largest file it may write.
     """
 
-    wall_seconds: float = 120.0
+    cpu_seconds: float = 120.0
     memory_bytes: int = 8 << 30
     file_bytes: int = 512 << 20
+
+    @property
+    def wall_seconds(self) -> float:
+        """The wall-clock backstop, for code that sleeps or blocks instead of computing."""
+        return WALL_FACTOR * self.cpu_seconds + WALL_GRACE
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a sandboxed process ended."""
+    """How a sandboxed process ended.
+
+    Attributes:
+        returncode: exit code (negative: killed by that signal; ``None``: killed at the wall-clock backstop).
+        out_of_time: ``"cpu"`` (it used up its CPU time: the kernel sent ``SIGXCPU``), ``"wall"`` (it
+            reached the wall-clock backstop) or ``None``.
+        seconds: wall-clock time.
+        output_tail: the last 4,000 characters of its output.
+    """
 
     returncode: int | None
-    timed_out: bool
+    out_of_time: str | None
     seconds: float
     output_tail: str
+
+    @property
+    def timed_out(self) -> bool:
+        return self.out_of_time is not None
 
 
 def bubblewrap() -> str | None:
@@ -68,7 +93,7 @@ def sandbox_description() -> str:
     return "none (bubblewrap not available): plain subprocess with time and memory limits, not isolated from the file system or network"
 
 
-def run(argv: list[str], scratch: Path, limits: Limits, readonly: dict[str, str], env: dict[str, str]) -> Outcome:
+def run(argv: list[str], scratch: Path, limits: Limits, readonly: dict[str, str], env: dict[str, str], stdin: bytes = b"") -> Outcome:
     """Run ``argv`` with ``scratch`` as its working folder, under ``limits``.
 
     Args:
@@ -77,10 +102,12 @@ def run(argv: list[str], scratch: Path, limits: Limits, readonly: dict[str, str]
         limits: resource limits.
         readonly: host path -> path inside the sandbox, bound read-only (bubblewrap only).
         env: the whole environment of the process.
+        stdin: bytes written to its standard input, which is then closed (a secret that, once read,
+            is in no file the process can read again, unlike its environment in ``/proc/self/environ``).
 
     Returns:
-        The exit code (``None`` when killed for time), whether it timed out, and the last
-        4,000 characters of its output.
+        How it ended: exit code, whether it ran out of CPU or wall-clock time, the wall-clock time
+        it took and the last 4,000 characters of its output.
     """
     log_path = scratch / "output.log"
     bwrap = bubblewrap()
@@ -108,22 +135,30 @@ def run(argv: list[str], scratch: Path, limits: Limits, readonly: dict[str, str]
     start = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=cwd, env=process_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=cwd, env=process_env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=lambda: _apply_limits(limits),
         )
         try:
-            returncode, timed_out = process.wait(timeout=limits.wall_seconds), False
+            process.stdin.write(stdin)
+            process.stdin.close()
+        except BrokenPipeError:  # it exited without reading
+            pass
+        try:
+            returncode = process.wait(timeout=limits.wall_seconds)
         except subprocess.TimeoutExpired:
-            returncode, timed_out = None, True
+            returncode = None
         finally:
             _kill_group(process)
     seconds = time.monotonic() - start
-    return Outcome(returncode, timed_out, seconds, _tail(log_path))
+    if bwrap and returncode is not None and returncode > 128:  # bubblewrap reports a child killed by signal N as 128 + N
+        returncode = -(returncode - 128)
+    out_of_time = "wall" if returncode is None else "cpu" if returncode == -signal.SIGXCPU else None
+    return Outcome(returncode, out_of_time, seconds, _tail(log_path))
 
 
 def _apply_limits(limits: Limits) -> None:
-    cpu = int(limits.wall_seconds) + 10
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    cpu = max(1, int(limits.cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))  # SIGXCPU at the soft limit, SIGKILL 5 s later
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

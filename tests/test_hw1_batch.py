@@ -1,9 +1,10 @@
 """Grading a hostile class of hw1 in one batch: does every submission get what it deserves?
 
-One batch in nbgrader's ``submitted/`` layout holds the reference solution, the blank release and
-submissions that hang, exit, crash, return NaN, cheat, snoop, miss a cell or are not notebooks.
-The batch must finish, the reference must keep full marks, and each broken submission must lose
-exactly the affected points with a clear status.
+One batch in nbgrader's ``submitted/`` layout holds the reference solution, correct solutions written
+differently, the blank release and submissions that hang, exit, crash, return NaN, cheat, snoop, miss
+a cell or are not notebooks. The batch must finish, the reference and the correct alternatives must
+keep full marks, and each broken or cheating submission must lose exactly the affected points with a
+clear status and a message that names the real bug.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import HW1, delete, derive_submission, prepend, replace, run_grader
+from helpers import HW1, delete, derive_submission, prepend, replace, run_grader, variants
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="hw1_batch")]
 
@@ -23,7 +24,7 @@ ALL_CHECKS = ["masked_conv", "shapes", "autoregressive", "normalisation", "loss"
 
 SNOOP = """
 import os
-wanted = ("test_checks.py", "probes.py", "thresholds.json", "gradebook.db", "hw1_pixelcnn.ipynb")
+wanted = ("test_checks.py", "probes.py", "thresholds.json", "request.json", "inputs.pt", "gradebook.db", "hw1_pixelcnn.ipynb")
 found = []
 for root in ("/work", "/tmp", "/root", "/home", "/sandbox", "/grader", "..", "../.."):
     for folder, subfolders, names in os.walk(root):
@@ -39,6 +40,67 @@ numpy.testing.assert_allclose = lambda *args, **kwargs: None
 torch.allclose = lambda *args, **kwargs: True
 torch.equal = lambda *args, **kwargs: True
 """
+
+
+# The integrity suite: each cheat is a few lines in an answer cell, everything else honest.
+MASK_ONCE_AT_INIT = {"answer_masked_conv": lambda source: replace(
+    'self.register_buffer("mask", mask)', 'self.register_buffer("mask", mask)\n        self.weight.data *= mask')(replace(
+    "F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)", "F.conv2d(x, self.weight, self.bias, padding=self.padding)")(source))}
+FIRST_LAYER_TYPE_B = {"answer_pixelcnn": replace('MaskedConv2d(1, h, k, "A")', 'MaskedConv2d(1, h, k, "B")')}
+
+
+def _cheat_in_forward(condition: str, helper: str = "") -> dict:
+    """forward() returns logits that copy the pixel they predict (test NLL 0) when ``condition`` holds."""
+    cheat = f"if {condition}:\n            return 30 * (2 * x - 1)\n        return self.net(2 * x - 1)"
+    return {"answer_pixelcnn": lambda source: helper + replace("return self.net(2 * x - 1)", cheat)(source)}
+
+
+PROBE_NAME = '''
+import json, sys
+
+def _probe_name():
+    """The probe being run: from request.json if it is still there, else from the worker's frames."""
+    if os.path.exists("request.json"):
+        return json.load(open("request.json"))["probe"]
+    frame = sys._getframe()
+    while frame is not None:
+        request = frame.f_locals.get("request")
+        if isinstance(request, dict) and "probe" in request:
+            return request["probe"]
+        frame = frame.f_back
+'''
+FORGED_RESULT = '''
+if os.path.exists("program.json"):  # being graded: write the result the probe would, then leave before it runs
+    torch.save({"logits": 30 * (2 * torch.ones(720, 1, 8, 8) - 1), "samples": torch.zeros(1000, 1, 8, 8)}, "result.pt")
+    os._exit(0)
+'''
+
+
+def _sample_returns(split: str) -> dict:
+    """sample() returns images of the data set on 8x8 (honest on the small shapes of the other probes)."""
+    lines = (f"        if (height, width) == (8, 8):\n            images = dgm.binarize(dgm.digits({split!r}).images)\n"
+             "            return images[torch.randint(len(images), (n,))].to(next(self.parameters()).device)\n")
+    first = "        height, width = self.config.image_shape\n"
+    return {"answer_pixelcnn": replace(first, first + lines)}
+
+
+NOT_CAUSAL = "at or after it in raster order, changes"
+CHEATS = {
+    # student: (edits, the checks it must lose, words in the message of each)
+    "mask_once_at_init": (MASK_ONCE_AT_INIT, {"masked_conv", "autoregressive", "sampling", "likelihood", "sample_quality"},
+                          "not once to the initial weights"),
+    "first_layer_type_b": (FIRST_LAYER_TYPE_B, {"autoregressive", "normalisation", "sampling", "likelihood", "sample_quality"}, ""),
+    "grad_mode_switch": (_cheat_in_forward("not torch.is_grad_enabled() and x.shape[0] >= 300 and x.shape[-1] == 8"),
+                         {"likelihood", "sample_quality"}, NOT_CAUSAL),
+    "probe_name_switch": (_cheat_in_forward("not torch.is_grad_enabled() and _probe_name() == 'train_and_evaluate'", PROBE_NAME),
+                          {"likelihood", "sample_quality"}, NOT_CAUSAL),
+    "call_stack_switch": (_cheat_in_forward("not torch.is_grad_enabled() and any(f.function == 'train_and_evaluate' for f in inspect.stack(0))",
+                                            "import inspect\n"), {"likelihood", "sample_quality"}, NOT_CAUSAL),
+    "forged_result": ({"answer_masked_conv": prepend(FORGED_RESULT)}, set(ALL_CHECKS) | {"sample_quality"}, "not written by the grader's worker"),
+    "samples_are_training_images": (_sample_returns("train"), {"sample_quality"}, "near-copies of training images"),
+    "samples_are_test_images": (_sample_returns("test"), {"sample_quality"}, "near-copies of test images"),
+}
+ALTERNATIVES = variants(HW1).ALTERNATIVES
 
 
 def _build_class(course):
@@ -61,6 +123,10 @@ def _build_class(course):
         "masked_conv": delete, "autoregressive": delete, "likelihood": replace("assert", "pass  #"),
     })
     put("missing_model_cell", {"answer_pixelcnn": delete})
+    for student, (edits, *_) in CHEATS.items():
+        put(student, edits)
+    for student, edits in ALTERNATIVES.items():
+        put(student, edits)
     (submitted / "not_json" / HW1.name).mkdir(parents=True)
     (submitted / "not_json" / HW1.name / f"{HW1.name}.ipynb").write_text('{"cells": [ this is not json')
     (submitted / "nothing_submitted" / HW1.name).mkdir(parents=True)
@@ -82,7 +148,7 @@ def statuses(result):
 def test_batch_finishes_with_exit_zero_and_a_table(batch):
     _, done, results = batch
     assert done.returncode == 0, done.stderr
-    assert len(results) == 11
+    assert len(results) == 11 + len(CHEATS) + len(ALTERNATIVES)
     assert "reference" in done.stdout and "11/11" in done.stdout
 
 
@@ -91,6 +157,28 @@ def test_reference_gets_full_marks(batch):
     assert result["status"] == "graded"
     assert result["points"] == result["max_points"] == 11, statuses(result)
     assert result["metrics"]["test NLL (nats/image)"]["value"] <= result["metrics"]["test NLL (nats/image)"]["threshold"]
+
+
+@pytest.mark.parametrize("student", sorted(ALTERNATIVES))
+def test_correct_solutions_written_differently_get_full_marks(batch, student):
+    result = batch[2][student]
+    assert result["points"] == result["max_points"] == 11, [(c["id"], c["message"]) for c in result["checks"] if c["status"] != "pass"]
+
+
+@pytest.mark.parametrize("student", sorted(CHEATS))
+def test_each_cheat_loses_exactly_its_points_with_a_message_naming_the_bug(batch, student):
+    _, lost, words = CHEATS[student]
+    checks = {c["id"]: c for c in batch[2][student]["checks"]}
+    assert {c for c, check in checks.items() if check["status"] != "pass"} == lost, {c: checks[c]["message"][:200] for c in checks}
+    for check in lost:
+        assert checks[check]["status"] == "fail", checks[check]
+        assert words in checks[check]["message"], checks[check]["message"]
+
+
+def test_a_trained_model_that_sees_its_pixel_is_blamed_on_the_mask_not_the_sampler(batch):
+    checks = {c["id"]: c["message"] for c in batch[2]["mask_once_at_init"]["checks"]}
+    assert "not causal" in checks["sampling"] and "feeding each sampled pixel back" not in checks["sampling"]
+    assert "after 20 optimiser steps" in checks["masked_conv"] and "the test NLL" not in checks["likelihood"]
 
 
 def test_blank_release_gets_zero_with_clear_messages(batch):

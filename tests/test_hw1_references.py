@@ -75,3 +75,34 @@ def test_thresholds_have_provenance_for_the_quick_profile():
     assert record["reference"] <= record["threshold"] and record["better"] == "lower"
     assert set(record["provenance"]) >= {"command", "seeds", "commit", "date", "torch", "machine"}
     assert len(record["values"]) >= 3
+
+
+def test_paired_batch_agrees_before_each_cut_flips_the_cut_and_unshuffles():
+    images = torch.bernoulli(torch.full((50, 1, 4, 5), 0.5), generator=torch.Generator().manual_seed(0))
+    inputs, order, cuts = checks.paired_batch(images, torch.Generator().manual_seed(1))
+    assert inputs.shape == (100, 1, 4, 5) and sorted(order.tolist()) == list(range(100))
+    originals, copies = checks.unpaired(inputs, order)
+    assert torch.equal(originals, images)
+    flat, copy_flat = originals.flatten(1), copies.flatten(1)
+    for n, cut in enumerate(cuts.tolist()):
+        assert torch.equal(flat[n, :cut], copy_flat[n, :cut]) and flat[n, cut] != copy_flat[n, cut]
+    again = checks.paired_batch(images, torch.Generator().manual_seed(1))[0]
+    assert torch.equal(inputs, again), "the same generator gives the same batch (two checks share one probe)"
+
+
+def test_causality_violation_accepts_a_causal_model_and_names_a_leak():
+    images = torch.bernoulli(torch.full((30, 1, 3, 4), 0.5), generator=torch.Generator().manual_seed(0))
+    inputs, order, cuts = checks.paired_batch(images, torch.Generator().manual_seed(2))
+
+    def causal(x):  # logit i = number of ones before i
+        flat = x.flatten(1)
+        return (flat.cumsum(1) - flat).reshape(x.shape)
+
+    def sees_itself(x):
+        return causal(x) + 5 * x
+
+    for model, leaks in ((causal, False), (sees_itself, True)):
+        logits, copy_logits = checks.unpaired(model(inputs), order)
+        violation = checks.causality_violation(logits, copy_logits, cuts, width=4)
+        assert (violation is not None) == leaks, violation
+    assert "30 of 30 test images" in violation

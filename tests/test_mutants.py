@@ -39,7 +39,7 @@ MUTANTS = {
                                       replace("logits = self(x)[:, :, i, j]", "logits = self(torch.zeros_like(x))[:, :, i, j]"),
                                       "feeding each sampled pixel back"),
         "model_ignores_context": ("likelihood", "answer_pixelcnn",
-                                  replace("return self.net(2 * x - 1)", "return self.net(0 * x - 1)"), "nats per image; at most"),
+                                  replace("return self.net(2 * x - 1)", "return self.net(0 * x - 1)"), "nats per image is"),
         "sample_replays_training_set": ("sample_quality", "answer_pixelcnn",
                                         replace("        return x\n", "        return dgm.binarize(dgm.digits('train').images[:n]).to(x.device)\n"),
                                         "near-copies of training images (pixels)"),

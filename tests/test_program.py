@@ -47,3 +47,12 @@ def test_unreadable_notebooks_raise_ungradable(tmp_path, content):
     path.write_text(content)
     with pytest.raises(UngradableNotebook, match="could not be read"):
         read_notebook(path)
+
+
+def test_two_homeworks_graded_in_one_process_keep_their_own_checks():
+    from autograder.harness import grade
+    from autograder.homework import find_homework
+
+    for homework, check in ((find_homework("hw1"), "shapes"), (find_homework("hw2"), "masks")):
+        result, _ = grade(homework, homework.source_notebook, "reference", "quick", checks=[check])
+        assert [(c["id"], c["status"]) for c in result["checks"]] == [(check, "pass")], result["checks"]

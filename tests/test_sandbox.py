@@ -20,9 +20,25 @@ def _python(tmp_path, code, **limits):
     return sandbox.run([sys.executable, f"{inside}/script.py"], tmp_path, sandbox.Limits(**limits), binds, {"PATH": "/usr/bin"})
 
 
-def test_wall_time_limit_kills_an_endless_loop(tmp_path):
-    outcome = _python(tmp_path, "while True: pass", wall_seconds=2)
-    assert outcome.timed_out and outcome.returncode is None and outcome.seconds < 10
+def test_cpu_time_limit_stops_an_endless_loop(tmp_path):
+    outcome = _python(tmp_path, "while True: pass", cpu_seconds=2)
+    assert outcome.out_of_time == "cpu" and outcome.seconds < 10
+
+
+def test_wall_clock_backstop_stops_a_sleeper(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "WALL_FACTOR", 2.0)
+    monkeypatch.setattr(sandbox, "WALL_GRACE", 0.0)
+    outcome = _python(tmp_path, "import time; time.sleep(60)", cpu_seconds=1)
+    assert outcome.out_of_time == "wall" and outcome.returncode is None and outcome.seconds < 10
+
+
+def test_standard_input_carries_a_secret_that_is_then_gone(tmp_path):
+    code = "import sys; print(sys.stdin.readline().strip()); print('again:', repr(sys.stdin.read()))"
+    (tmp_path / "script.py").write_text(code)
+    inside = sandbox.SANDBOX_DIR if sandbox.bubblewrap() else str(tmp_path)
+    binds = {p: p for p in {sys.prefix, sys.base_prefix}}
+    outcome = sandbox.run([sys.executable, f"{inside}/script.py"], tmp_path, sandbox.Limits(), binds, {"PATH": "/usr/bin"}, stdin=b"s3cret\n")
+    assert outcome.returncode == 0 and "s3cret\nagain: ''" in outcome.output_tail, outcome.output_tail
 
 
 def test_memory_limit_stops_a_hog(tmp_path):

@@ -2,6 +2,9 @@
 
 Each probe runs in the sandbox with the student's program as ``ns`` and returns plain tensors and
 numbers; it never judges them. ``test_checks.py`` (which never runs beside student code) does.
+Structure is measured on fresh modules *and* after a few optimiser steps (a mask applied once at
+initialisation looks right only until the first step), and the trained model is evaluated on a
+batch the grader built, whose paired inputs only the grader can tell apart.
 """
 
 from __future__ import annotations
@@ -62,22 +65,39 @@ def _dependency(function, inputs: torch.Tensor) -> torch.Tensor:
     return (total.reshape(h * w, h * w) != 0).to(torch.int8)
 
 
-def masked_conv_dependency(ns) -> dict:
-    """Which input pixels each output pixel of a single masked convolution depends on."""
+def _take_steps(module, loss, steps: int) -> None:
+    """``steps`` Adam steps on ``loss(module)``: enough to move any weight the forward pass uses."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss(module).backward()
+        optimizer.step()
+
+
+def masked_conv_dependency(ns, train_steps) -> dict:
+    """Which input pixels each output pixel of a single masked convolution depends on, freshly built
+    and after ``train_steps`` optimiser steps towards a random target."""
     result = {}
     for mask_type, kernel_size, channels in itertools.product("AB", (3, 5), ((1, 1), (2, 3))):
         torch.manual_seed(kernel_size)
         conv = ns.MaskedConv2d(channels[0], channels[1], kernel_size=kernel_size, mask_type=mask_type).double()
         inputs = torch.randn(2, channels[0], 6, 6, dtype=torch.float64)
-        result[f"{mask_type}{kernel_size}_{channels[0]}to{channels[1]}"] = _dependency(conv, inputs)
+        target = torch.randn(2, channels[1], 6, 6, dtype=torch.float64)
+        fresh = _dependency(conv, inputs)
+        _take_steps(conv, lambda c: (c(inputs) - target).pow(2).mean(), train_steps)
+        result[f"{mask_type}{kernel_size}_{channels[0]}to{channels[1]}"] = {"fresh": fresh, "trained": _dependency(conv, inputs)}
     return result
 
 
-def model_dependency(ns, image_shape, n_layers, kernel_size) -> dict:
-    """Dependency pattern of a whole PixelCNN's logits on its inputs (float64, random inputs)."""
+def model_dependency(ns, image_shape, n_layers, kernel_size, train_steps) -> dict:
+    """Dependency pattern of a whole PixelCNN's logits on its inputs (float64, random inputs), freshly
+    built and after ``train_steps`` optimiser steps of maximum likelihood on random binary images."""
     model = _model(ns, image_shape, 8, n_layers, kernel_size, torch.float64)
     inputs = torch.rand(3, 1, *image_shape, dtype=torch.float64)
-    return {"dependency": _dependency(model, inputs)}
+    data = torch.bernoulli(torch.full((16, 1, *image_shape), 0.5, dtype=torch.float64))
+    fresh = _dependency(model, inputs)
+    _take_steps(model, lambda m: F.binary_cross_entropy_with_logits(m(data), data), train_steps)
+    return {"fresh": fresh, "trained": _dependency(model, inputs)}
 
 
 def all_configurations(ns, image_shape, gain) -> dict:
@@ -101,12 +121,7 @@ def sampling(ns, image_shape, n_samples, train_steps) -> dict:
     patterns = torch.stack([torch.zeros(h, w), torch.ones(h, w), (torch.arange(h * w).reshape(h, w) % 2).float(), torch.eye(h, w)])
     model = _model(ns, image_shape, 16, 3, 3)
     data = patterns[torch.randint(0, 4, (512,))].unsqueeze(1)  # (512, 1, h, w)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(train_steps):
-        loss = F.binary_cross_entropy_with_logits(model(data), data)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    _take_steps(model, lambda m: F.binary_cross_entropy_with_logits(m(data), data), train_steps)
     model.eval()
     n = h * w
     configs = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n))).reshape(-1, 1, h, w)
@@ -116,15 +131,16 @@ def sampling(ns, image_shape, n_samples, train_steps) -> dict:
     return {"samples": samples, "configs": configs, "logits": logits}
 
 
-def train_and_evaluate(ns, dataset, config, train, n_samples) -> dict:
+def train_and_evaluate(ns, dataset, config, train, n_samples, inputs) -> dict:
     """The grader's recipe: train the student's class on the grader's split, then report the logits
-    on the test split and ``n_samples`` samples (for the sample-quality metrics and the feedback grid)."""
+    on ``inputs`` (the grader's evaluation batch: the test images and paired copies, shuffled) and
+    ``n_samples`` samples (for the sample-quality metrics and the feedback grid)."""
     train_images = dgm.binarize(dgm.data.load_images(dataset, "train").images)
-    test_images = dgm.binarize(dgm.data.load_images(dataset, "test").images)
     device = dgm.default_device()
-    model = _model(ns, test_images.shape[-2:], **config).to(device)
+    model = _model(ns, inputs.shape[-2:], **config).to(device)
     dgm.fit(model, train_images, dgm.TrainConfig(**train), progress=False)
+    model.eval()
     with torch.no_grad():
-        logits = torch.cat([model(batch.to(device)).cpu() for batch in test_images.split(500)])
+        logits = torch.cat([model(batch.to(device)).cpu() for batch in inputs.split(500)])
         samples = model.sample(n_samples).cpu()
-    return {"test_logits": logits, "samples": samples}
+    return {"logits": logits, "samples": samples}

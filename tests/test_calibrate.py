@@ -1,0 +1,35 @@
+"""Calibration puts a threshold between the worst correct solution and the best known bug, or refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.calibrate import REFERENCE, Calibration, Solutions
+
+VALUES = {REFERENCE: {0: 17.0, 1: 17.2}, "alternative": {0: 17.9, 1: 17.5}, "bug": {0: 20.0}}
+
+
+def _calibration(**kwargs):
+    return Calibration(lambda submission, seed: VALUES[submission][seed], better="lower", **kwargs)
+
+
+SOLUTIONS = Solutions(correct={REFERENCE: REFERENCE, "alternative": "alternative"}, bugs={"bug": "bug"})
+
+
+def test_threshold_is_the_worst_correct_plus_margin_when_that_rejects_every_bug():
+    record = _calibration(margin=0.05, bugs=("bug",)).calibrate(SOLUTIONS, [0, 1])
+    assert record["threshold"] == pytest.approx(17.9 * 1.05, abs=1e-4)
+    assert record["reference"] == 17.0 and record["best"] == 17.0 and record["implausible"] == 8.5
+    assert record["correct"]["alternative"] == {"0": 17.9, "1": 17.5} and record["bugs"] == {"bug": 20.0}
+
+
+def test_threshold_moves_to_the_midpoint_when_the_margin_would_let_a_bug_pass():
+    record = _calibration(margin=0.2, bugs=("bug",)).calibrate(SOLUTIONS, [0, 1])
+    assert record["threshold"] == pytest.approx((17.9 + 20.0) / 2)
+
+
+def test_calibration_refuses_when_a_bug_is_as_good_as_a_correct_solution():
+    VALUES["good_bug"] = {0: 17.8}
+    solutions = Solutions(SOLUTIONS.correct, {"good_bug": "good_bug"})
+    with pytest.raises(ValueError, match="no threshold separates"):
+        _calibration(margin=0.05, bugs=("good_bug",)).calibrate(solutions, [0, 1])
