@@ -30,7 +30,7 @@ import dgm
 
 from . import sandbox
 from .homework import REPO_ROOT, Homework
-from .notebook import Program, UngradableNotebook, build_program, grade_cells, read_notebook
+from .notebook import Program, UngradableNotebook, build_program, grade_cells, grader_introspection, read_notebook
 
 GRADER_SEED = 0
 """Seed of every probe unless a check asks for another; grading is deterministic."""
@@ -74,16 +74,15 @@ class Submission:
     _program_failure: ProbeFailed | None = None
     _secret: int = field(default_factory=lambda: secrets.randbits(62))
 
-    def probe(self, name: str, *, seconds: float | None = None, seed: int = GRADER_SEED, inputs: dict[str, torch.Tensor] | None = None,
-              **kwargs) -> dict:
+    def probe(self, name: str, *, seconds: float | None = None, seed: int = GRADER_SEED, inputs: dict | None = None, **kwargs) -> dict:
         """Run probe ``name`` of the homework on the student's program and return its result.
 
         Args:
             name: a function of the homework's ``probes.py``.
             seconds: CPU-time limit (default: the submission's or the profile's).
             seed: torch's seed before the program runs and again before the probe.
-            inputs: tensors the grader built, passed to the probe as keyword arguments (through a
-                file the worker deletes before student code runs).
+            inputs: tensors the grader built (or dicts of them), passed to the probe as keyword
+                arguments through a file the worker deletes before student code runs.
             kwargs: plain JSON values passed to the probe.
 
         Results are cached per (name, seed, kwargs, inputs), so two checks can share one expensive
@@ -149,7 +148,7 @@ class Submission:
             f"{what} is {value:.4g}; {'at most' if lower else 'at least'} {limit:.4g} is needed (the reference reaches {record['reference']:.4g})"
         )
 
-    def _run(self, name: str, seed: int, kwargs: dict, inputs: dict[str, torch.Tensor], seconds: float | None) -> dict | ProbeFailed:
+    def _run(self, name: str, seed: int, kwargs: dict, inputs: dict, seconds: float | None) -> dict | ProbeFailed:
         limits = DEFAULT_LIMITS[self.profile]
         seconds = seconds or self.default_seconds
         if seconds is not None:
@@ -206,8 +205,11 @@ class Submission:
         return f". Answer cells missing from your notebook: {', '.join(self.program.missing_answers)}"
 
 
-def _digest(tensor: torch.Tensor) -> str:
-    return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+def _digest(value) -> str:
+    """SHA-256 of a tensor, or of a dict of them (nested), for the probe cache key."""
+    if isinstance(value, dict):
+        return hashlib.sha256("".join(f"{key}:{_digest(item)};" for key, item in sorted(value.items())).encode()).hexdigest()
+    return hashlib.sha256(value.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 def _completed_by_worker(scratch: Path, secret: str) -> bool:
@@ -302,7 +304,7 @@ def grade(
     cells = grade_cells(source)
     auto = [c for c in cells if c.autograded and (checks is None or c.grade_id in checks)]
     record = {
-        "student": student, "homework": homework.name, "profile": profile, "status": "graded", "message": "",
+        "student": student, "homework": homework.name, "profile": profile, "status": "graded", "message": "", "review": [],
         "points": 0.0, "max_points": sum(c.points for c in auto),
         "manual_max_points": sum(c.points for c in cells if not c.autograded),
         "sandbox": sandbox.sandbox_description(), "seed": GRADER_SEED, "checks": [], "metrics": {},
@@ -331,8 +333,13 @@ def grade(
     for cell in auto:
         status, message = plugin.outcomes.get(cell.grade_id, ("error", f"grader has no check test_{cell.grade_id}; please tell the course staff"))
         record["checks"].append(_check(cell, status, message))
+    notes = []
     if program.missing_answers:
-        record["message"] = f"Answer cells missing from the notebook: {', '.join(program.missing_answers)}"
+        notes.append(f"Answer cells missing from the notebook: {', '.join(program.missing_answers)}")
+    record["review"] = grader_introspection(program)
+    if record["review"]:
+        notes.append(f"Flagged for review: the answer cells inspect or steer the grader ({'; '.join(record['review'][:3])})")
+    record["message"] = ". ".join(notes)
     record["metrics"] = submission.metrics
     return _finish(record, start), submission.artifacts
 

@@ -175,6 +175,32 @@ def edit_cells(notebook: nbformat.NotebookNode, edits: Mapping[str, CellEdit | N
     return derived
 
 
+GRADER_INTROSPECTION = re.compile(
+    r"_getframe|\bf_(back|locals|globals|code)\b|\binspect\.(stack|currentframe|getouterframes)|\bgc\.get_(objects|referrers|referents)"
+    r"|\bctypes\b|\bos\._exit\b|\bsys\.(stdin|modules)\b|__builtins__|\bis_grad_enabled\b"
+    r"|(request|complete|program)\.json|result\.pt|program-done|\bprobes\b"
+)
+"""What a PixelCNN, a flow or a VAE never needs, but code that reads or steers the grader does: stack frames,
+the garbage collector, raw memory, the worker's files, hard exits, grad-mode switches."""
+
+
+def grader_introspection(program: Program) -> list[str]:
+    """Lines of the student's answer cells that inspect or steer the grader, as ``"cell ID, line N: text"``.
+
+    The grader cannot stop code in the sandbox from doing so (it shares the probe's process); it proves
+    what it grades instead, and flags such lines so that a person reads them.
+    """
+    found = []
+    for cell in program.cells:
+        if cell.origin != "student":
+            continue
+        for number, line in enumerate(cell.source.splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if GRADER_INTROSPECTION.search(code):
+                found.append(f"cell {cell.cell_id}, line {number}: {line.strip()[:120]}")
+    return found
+
+
 _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
 
 

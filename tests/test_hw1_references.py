@@ -106,3 +106,13 @@ def test_causality_violation_accepts_a_causal_model_and_names_a_leak():
         violation = checks.causality_violation(logits, copy_logits, cuts, width=4)
         assert (violation is not None) == leaks, violation
     assert "30 of 30 test images" in violation
+
+
+def test_chi_square_is_defined_when_no_configuration_is_rare():
+    """A near-uniform model: every configuration is expected at least 5 times, so nothing is pooled."""
+    generator = torch.Generator().manual_seed(0)
+    expected = torch.full((64,), checks.SAMPLING_DRAWS / 64, dtype=torch.float64)
+    observed = torch.bincount(torch.randint(0, 64, (checks.SAMPLING_DRAWS,), generator=generator), minlength=64).double()
+    assert checks.chi_square_p_value(observed, expected) > checks.SAMPLING_ALPHA
+    skewed = torch.cat([torch.full((32,), 2.0), torch.full((32,), 4000 / 32 - 2.0)]).double()
+    assert 0 <= checks.chi_square_p_value(skewed.flip(0), skewed) < checks.SAMPLING_ALPHA

@@ -74,25 +74,34 @@ def _take_steps(module, loss, steps: int) -> None:
         optimizer.step()
 
 
-def masked_conv_dependency(ns, train_steps) -> dict:
-    """Which input pixels each output pixel of a single masked convolution depends on, freshly built
-    and after ``train_steps`` optimiser steps towards a random target."""
+def masked_conv_dependency(ns, train_steps, cases) -> dict:
+    """Single masked convolutions: which input pixels each output pixel depends on as built, the output
+    with the grader's weights loaded, and both again after ``train_steps`` optimiser steps.
+
+    ``cases`` maps ``"{type}{k}_{in}to{out}"`` to the grader's tensors ``weight``, ``bias``, ``x`` and
+    ``target`` (float64), which no code in the sandbox can predict.
+    """
     result = {}
-    for mask_type, kernel_size, channels in itertools.product("AB", (3, 5), ((1, 1), (2, 3))):
+    for key, case in cases.items():
+        mask_type, kernel_size = key[0], int(key.split("_")[0][1:])
+        out_channels, in_channels = case["weight"].shape[:2]
         torch.manual_seed(kernel_size)
-        conv = ns.MaskedConv2d(channels[0], channels[1], kernel_size=kernel_size, mask_type=mask_type).double()
-        inputs = torch.randn(2, channels[0], 6, 6, dtype=torch.float64)
-        target = torch.randn(2, channels[1], 6, 6, dtype=torch.float64)
-        fresh = _dependency(conv, inputs)
-        _take_steps(conv, lambda c: (c(inputs) - target).pow(2).mean(), train_steps)
-        result[f"{mask_type}{kernel_size}_{channels[0]}to{channels[1]}"] = {"fresh": fresh, "trained": _dependency(conv, inputs)}
+        conv = ns.MaskedConv2d(in_channels, out_channels, kernel_size=kernel_size, mask_type=mask_type).double()
+        built = _dependency(conv, case["x"])
+        with torch.no_grad():
+            conv.weight.copy_(case["weight"])
+            conv.bias.copy_(case["bias"])
+        loaded = conv(case["x"])
+        _take_steps(conv, lambda c: (c(case["x"]) - case["target"]).pow(2).mean(), train_steps)
+        result[key] = {"built": built, "loaded_output": loaded, "trained": _dependency(conv, case["x"]), "trained_output": conv(case["x"]),
+                       "trained_weight": conv.weight, "trained_bias": conv.bias}
     return result
 
 
 def model_dependency(ns, image_shape, n_layers, kernel_size, train_steps) -> dict:
     """Dependency pattern of a whole PixelCNN's logits on its inputs (float64, random inputs), freshly
     built and after ``train_steps`` optimiser steps of maximum likelihood on random binary images."""
-    model = _model(ns, image_shape, 8, n_layers, kernel_size, torch.float64)
+    model = _model(ns, image_shape, 8, n_layers, kernel_size, torch.float64).eval()  # eval: dropout would hide dependencies
     inputs = torch.rand(3, 1, *image_shape, dtype=torch.float64)
     data = torch.bernoulli(torch.full((16, 1, *image_shape), 0.5, dtype=torch.float64))
     fresh = _dependency(model, inputs)
@@ -102,7 +111,7 @@ def model_dependency(ns, image_shape, n_layers, kernel_size, train_steps) -> dic
 
 def all_configurations(ns, image_shape, gain) -> dict:
     """``log_prob`` and logits of every binary image of a tiny shape, on a model with spread weights."""
-    model = _model(ns, image_shape, 16, 2, 3, torch.float64)
+    model = _model(ns, image_shape, 16, 2, 3, torch.float64).eval()
     _spread_weights(model, gain)
     n = image_shape[0] * image_shape[1]
     bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=torch.float64)  # (2^n, n)

@@ -154,25 +154,59 @@ def test_shapes(submission):
 
 STATES = {"fresh": "freshly built", "trained": f"after {STRUCTURE_STEPS} optimiser steps"}
 MASK_IN_FORWARD = "the mask must be applied in every forward pass, not once to the initial weights"
+CONV_CASES = [(mask_type, k, channels) for mask_type in "AB" for k in (3, 5) for channels in ((1, 1), (2, 3))]
+
+
+def reference_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
+    """The k x k mask of lecture 1 (float64): rows above the centre, and left of it (type B: and the centre)."""
+    c = kernel_size // 2
+    return torch.from_numpy(allowed_by_mask((kernel_size, kernel_size), kernel_size, mask_type)[c * kernel_size + c]).double().reshape(kernel_size, kernel_size)
+
+
+def conv_cases(generator: torch.Generator) -> dict[str, dict[str, torch.Tensor]]:
+    """Weights, bias, input and training target the grader draws for each single-layer case (float64)."""
+    cases = {}
+    for mask_type, k, (c_in, c_out) in CONV_CASES:
+        def draw(*shape):
+            return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+        cases[f"{mask_type}{k}_{c_in}to{c_out}"] = {"weight": draw(c_out, c_in, k, k), "bias": draw(c_out), "x": draw(2, c_in, 6, 6),
+                                                     "target": draw(2, c_out, 6, 6)}
+    return cases
+
+
+def _judge_dependency(layer: str, dependency: torch.Tensor, expected: np.ndarray, mask_type: str, hint: str) -> None:
+    dependency = dependency.numpy().astype(bool)
+    extra, missing = np.argwhere(dependency & ~expected), np.argwhere(~dependency & expected)
+    if len(extra):
+        p, q = extra[0]
+        assert False, f"{layer}: output pixel {_pixel(p, 6)} depends on input pixel {_pixel(q, 6)}, which the type-{mask_type} mask must hide{hint}"
+    if len(missing):
+        p, q = missing[0]
+        assert False, f"{layer}: output pixel {_pixel(p, 6)} does not depend on input pixel {_pixel(q, 6)}, which the type-{mask_type} mask must let through"
+
+
+def _judge_output(layer: str, output: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor) -> None:
+    expected = F.conv2d(x, weight.double() * mask, bias.double(), padding=mask.shape[-1] // 2)
+    error = (output.double() - expected).abs().max().item() if output.shape == expected.shape else math.inf
+    assert error < 1e-8, (
+        f"{layer}: its output differs by up to {error:.3g} from the convolution with its weights times the mask "
+        f"(F.conv2d(x, weight * mask, bias)): {MASK_IN_FORWARD}, and the layer's weights are its nn.Conv2d weight and bias"
+    )
 
 
 def test_masked_conv(submission):
-    found = submission.probe("masked_conv_dependency", train_steps=STRUCTURE_STEPS)
-    for state, when in STATES.items():
-        for key, by_state in found.items():
-            dependency = by_state[state].numpy().astype(bool)
-            mask_type, kernel_size = key[0], int(key[1])
-            expected = allowed_by_mask((6, 6), kernel_size, mask_type)
-            extra = np.argwhere(dependency & ~expected)
-            missing = np.argwhere(~dependency & expected)
-            layer = f"MaskedConv2d(kernel_size={kernel_size}, mask_type='{mask_type}') with {key.split('_')[1].replace('to', ' -> ')} channels, {when}"
-            hint = f" ({MASK_IN_FORWARD})" if state == "trained" else ""
-            if len(extra):
-                p, q = extra[0]
-                assert False, f"{layer}: output pixel {_pixel(p, 6)} depends on input pixel {_pixel(q, 6)}, which the type-{mask_type} mask must hide{hint}"
-            if len(missing):
-                p, q = missing[0]
-                assert False, f"{layer}: output pixel {_pixel(p, 6)} does not depend on input pixel {_pixel(q, 6)}, which the type-{mask_type} mask must let through"
+    cases = conv_cases(submission.private_generator("conv weights"))
+    found = submission.probe("masked_conv_dependency", train_steps=STRUCTURE_STEPS, inputs={"cases": cases})
+    for key, case in cases.items():
+        mask_type, kernel_size = key[0], int(key.split("_")[0][1:])
+        layer = f"MaskedConv2d(kernel_size={kernel_size}, mask_type='{mask_type}') with {key.split('_')[1].replace('to', ' -> ')} channels"
+        expected, mask = allowed_by_mask((6, 6), kernel_size, mask_type), reference_mask(kernel_size, mask_type)
+        result = found[key]
+        _judge_dependency(f"{layer}, freshly built", result["built"], expected, mask_type, "")
+        _judge_output(f"{layer}, with the grader's weights loaded", result["loaded_output"], case["x"], case["weight"], case["bias"], mask)
+        _judge_dependency(f"{layer}, {STATES['trained']}", result["trained"], expected, mask_type, f" ({MASK_IN_FORWARD})")
+        _judge_output(f"{layer}, {STATES['trained']}", result["trained_output"], case["x"], result["trained_weight"], result["trained_bias"], mask)
 
 
 def test_autoregressive(submission):
@@ -254,17 +288,26 @@ def test_sampling(submission):
     index = (samples.flatten(1).long() * powers).sum(1)  # same order as itertools.product in the probe
     observed = torch.bincount(index, minlength=len(probabilities)).double()
     expected = probabilities * SAMPLING_DRAWS
-    common = expected >= 5  # pool rare configurations so the chi-square approximation holds
-    observed_pooled = torch.cat([observed[common], observed[~common].sum(0, keepdim=True)]).numpy()
-    expected_pooled = torch.cat([expected[common], expected[~common].sum(0, keepdim=True)]).numpy()
-    expected_pooled *= observed_pooled.sum() / expected_pooled.sum()
-    p_value = stats.chisquare(observed_pooled, expected_pooled).pvalue
+    p_value = chi_square_p_value(observed, expected)
     worst = ((observed - expected).abs() / expected.clamp_min(1).sqrt()).argmax()
     assert p_value > SAMPLING_ALPHA, (
         f"the frequencies of {SAMPLING_DRAWS} samples do not follow the model's own probabilities (chi-square p = {p_value:.1e}; "
         f"e.g. image {index_to_bits(worst, h * w)} came {int(observed[worst])} times, expected {expected[worst]:.0f}): "
         f"sample pixels one at a time in raster order, feeding each sampled pixel back before predicting the next"
     )
+
+
+def chi_square_p_value(observed: torch.Tensor, expected: torch.Tensor) -> float:
+    """Pearson's chi-square test of counts against expected counts, with the configurations expected
+    fewer than 5 times pooled into one bin (only when there are any) so the approximation holds."""
+    common = expected >= 5
+    observed_bins, expected_bins = [observed[common]], [expected[common]]
+    if (~common).any():
+        observed_bins.append(observed[~common].sum(0, keepdim=True))
+        expected_bins.append(expected[~common].sum(0, keepdim=True))
+    observed_pooled, expected_pooled = torch.cat(observed_bins).numpy(), torch.cat(expected_bins).numpy()
+    expected_pooled = expected_pooled * observed_pooled.sum() / expected_pooled.sum()
+    return float(stats.chisquare(observed_pooled, expected_pooled).pvalue)
 
 
 def index_to_bits(index: torch.Tensor, n: int) -> str:
@@ -287,6 +330,7 @@ def trained_model_outputs(submission, seed: int) -> dict:
     )
     submission.artifacts["samples"] = result["samples"][:64]
     assert result["logits"].shape == inputs.shape, f"forward() returned {tuple(result['logits'].shape)} on {tuple(inputs.shape)} test images"
+    assert result["logits"].isfinite().all(), "after the grader's training recipe the model's logits on test images are NaN or infinite"
     logits, copy_logits = unpaired(result["logits"], order)
     violation = causality_violation(logits, copy_logits, cuts, test_images.shape[-1])
     assert violation is None, (
