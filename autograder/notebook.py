@@ -179,9 +179,11 @@ GRADER_INTROSPECTION = re.compile(
     r"_getframe|\bf_(back|locals|globals|code)\b|\binspect\.(stack|currentframe|getouterframes)|\bgc\.get_(objects|referrers|referents)"
     r"|\bctypes\b|\bos\._exit\b|\bsys\.(stdin|modules)\b|__builtins__|\bis_grad_enabled\b"
     r"|(request|complete|program)\.json|result\.pt|program-done|\bprobes\b"
+    r"|\bload_images\b|\bdgm\.(data|digits|mnist|fashion_mnist)\b|\bsklearn\b|\bload_digits\b"
 )
-"""What a PixelCNN, a flow or a VAE never needs, but code that reads or steers the grader does: stack frames,
-the garbage collector, raw memory, the worker's files, hard exits, grad-mode switches."""
+"""What a model's answer cells never need, but code that reads or steers the grader does: stack frames,
+the garbage collector, raw memory, the worker's files, hard exits, grad-mode switches, and the data
+sets themselves (a model class has no reason to load images; a sampler that returns them does)."""
 
 
 def grader_introspection(program: Program) -> list[str]:

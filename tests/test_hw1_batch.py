@@ -177,16 +177,16 @@ def test_each_cheat_loses_exactly_its_points_with_a_message_naming_the_bug(batch
 
 def test_code_that_inspects_or_steers_the_grader_is_flagged_for_review(batch):
     results = batch[2]
-    for student in ("grad_mode_switch", "probe_name_switch", "call_stack_switch", "forged_result"):
+    for student in ("grad_mode_switch", "probe_name_switch", "call_stack_switch", "forged_result", "samples_are_test_images"):
         assert results[student]["review"] and "Flagged for review" in results[student]["message"], student
-    for student in ("reference", *ALTERNATIVES, "mask_once_at_init", "samples_are_test_images"):
+    for student in ("reference", *ALTERNATIVES, "mask_once_at_init", "first_layer_type_b"):
         assert results[student]["review"] == [], (student, results[student]["review"])
 
 
 def test_a_trained_model_that_sees_its_pixel_is_blamed_on_the_mask_not_the_sampler(batch):
     checks = {c["id"]: c["message"] for c in batch[2]["mask_once_at_init"]["checks"]}
     assert "not causal" in checks["sampling"] and "feeding each sampled pixel back" not in checks["sampling"]
-    assert "after 20 optimiser steps" in checks["masked_conv"] and "the test NLL" not in checks["likelihood"]
+    assert "the grader's weights loaded" in checks["masked_conv"] and "the test NLL" not in checks["likelihood"]
 
 
 def test_blank_release_gets_zero_with_clear_messages(batch):

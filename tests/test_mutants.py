@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import derive_submission, replace, run_grader
+from helpers import derive_submission, replace, run_grader, variants
 
 from autograder.homework import find_homework
 from autograder.notebook import grade_cells, read_notebook
+
+HW2_BUGS = variants(find_homework("hw2")).BUGS
 
 MUTANTS = {
     # homework: {name: (check it targets, answer cell, planted bug, words the message must contain)}
@@ -77,7 +79,11 @@ MUTANTS = {
                          "that is nats, not bits"),
         "one_coupling_per_scale": ("likelihood", "answer_realnvp",
                                    replace("for i in range(config.n_couplings):\n            self.full_resolution", "for i in range(1):\n            self.full_resolution"),
-                                   "bits per dimension; at most"),
+                                   "bits per dimension is"),
+        # The known bugs calibration measures (grading/variants.py), each against the check it targets.
+        "scale_never_learned": ("toy_density", "answer_layers", HW2_BUGS["scale_never_learned"]["answer_layers"], "is sigma initialised to zero"),
+        "log_det_ignores_scale": ("likelihood", "answer_layers", HW2_BUGS["log_det_ignores_scale"]["answer_layers"],
+                                  "is every scale's log-det counted?"),
         "samples_are_noise": ("sample_quality", "answer_dequantization",
                               replace("        return levels / (self.n_levels - 1)\n", "        return torch.rand_like(levels)\n"), "FID against the test set"),
     },

@@ -23,12 +23,38 @@ def _perturb(module: torch.nn.Module, scale: float) -> None:
             parameter.add_(scale * torch.randn_like(parameter))
 
 
+def _train(module: torch.nn.Module, shape: tuple[int, ...], steps: int) -> None:
+    """``steps`` Adam steps on the negative log-likelihood under N(0, I) that the module's own
+    ``(z, log_det)`` give to random data of mean 1 and standard deviation 3 (float64, batches of 64):
+    every layer must move away from the identity, through its shifts and through its scales."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-2)
+    for _ in range(steps):
+        z, log_det = module(1 + 3 * torch.randn(64, *shape, dtype=torch.float64))
+        loss = (0.5 * z.pow(2).flatten(1).sum(1) - log_det).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def _jacobian_and_log_det(function, x: torch.Tensor) -> dict:
     """Forward, inverse-free data for one example: the autograd Jacobian (D, D) and the reported log-det."""
     z, log_det = function(x.unsqueeze(0))
     jacobian = torch.autograd.functional.jacobian(lambda v: function(v.unsqueeze(0))[0][0], x)
     dim = x.numel()
     return {"jacobian": jacobian.reshape(dim, dim).detach(), "log_det": log_det.detach().reshape(-1)}
+
+
+def _round_trip(layer, x) -> dict:
+    z, log_det = layer(x)
+    return {"x": x, "z": z.detach(), "x_back": layer.inverse(z).detach(), "log_det": log_det.detach(), **{f"first_{k}": v for k, v in _jacobian_and_log_det(layer, x[0]).items()}}
+
+
+def _start_and_trained(start: torch.nn.Module, trained: torch.nn.Module, shape: tuple[int, ...], steps: int) -> dict:
+    """Round trips on the same 4 random inputs ``(4, *shape)`` of ``start`` as given and of ``trained``
+    after ``steps`` steps of :func:`_train`; both float64."""
+    x = torch.randn(4, *shape, dtype=torch.float64)
+    _train(trained, shape, steps)
+    return {"start": _round_trip(start, x), "trained": _round_trip(trained, x)}
 
 
 def masks(ns) -> dict:
@@ -40,13 +66,9 @@ def masks(ns) -> dict:
     }
 
 
-def _round_trip(layer, x) -> dict:
-    z, log_det = layer(x)
-    return {"x": x, "z": z.detach(), "x_back": layer.inverse(z).detach(), "log_det": log_det.detach(), **{f"first_{k}": v for k, v in _jacobian_and_log_det(layer, x[0]).items()}}
-
-
-def couplings(ns) -> dict:
-    """Random-weight coupling layers (float64) with each kind of mask: round trips and Jacobians."""
+def couplings(ns, steps) -> dict:
+    """Coupling layers (float64) with each kind of mask: with random weights (``start``) and after a few
+    Adam steps from their initialisation (``trained``), round trips and Jacobians."""
     _require(ns, "AffineCoupling", "checkerboard_mask", "channel_mask")
     cases = {
         "checkerboard (3,), parity 0": ((3,), ns.checkerboard_mask((3,), 0)),
@@ -56,31 +78,34 @@ def couplings(ns) -> dict:
     }
     result = {}
     for name, (shape, mask) in cases.items():
-        layer = ns.AffineCoupling(mask, 8).double()
-        _perturb(layer, 0.3)
-        result[name] = _round_trip(layer, torch.randn(4, *shape, dtype=torch.float64))
+        start = ns.AffineCoupling(mask, 8).double()
+        _perturb(start, 0.3)
+        result[name] = _start_and_trained(start, ns.AffineCoupling(mask, 8).double(), shape, steps)
     return result
 
 
-def actnorm(ns) -> dict:
-    """ActNorm on a first batch with known statistics, then on a second batch."""
+def actnorm(ns, steps) -> dict:
+    """ActNorm on a first batch with known statistics, then round trips: right after that batch
+    (``start``), and after a few Adam steps from a fresh layer (``trained``)."""
     _require(ns, "ActNorm")
     result = {}
     for name, shape in {"points (3,)": (3,), "images (2, 3, 3)": (2, 3, 3)}.items():
-        layer = ns.ActNorm(shape).double()
+        start = ns.ActNorm(shape).double()
         first = 3 + 4 * torch.randn(64, *shape, dtype=torch.float64)
-        z_first, _ = layer(first)
-        result[name] = {"first_batch": first, "z_first": z_first.detach(), **_round_trip(layer, torch.randn(3, *shape, dtype=torch.float64))}
+        z_first, _ = start(first)
+        result[name] = {"first_batch": first, "z_first": z_first.detach(), **_start_and_trained(start, ns.ActNorm(shape).double(), shape, steps)}
     return result
 
 
-def model(ns, shape, n_couplings) -> dict:
-    """A whole RealNVP with perturbed weights: round trip, Jacobian, and which inputs each output depends on."""
+def model(ns, shape, n_couplings, steps) -> dict:
+    """A whole RealNVP (float64) with perturbed weights (``start``) and after a few Adam steps from its
+    initialisation (``trained``): round trips, Jacobians, and which inputs each output depends on."""
     _require(ns, "RealNVP", "RealNVPConfig")
-    flow = ns.RealNVP(ns.RealNVPConfig(shape=tuple(shape), n_couplings=n_couplings, hidden=8)).double()
-    flow(torch.randn(32, *shape, dtype=torch.float64))  # data-dependent initialisation
-    _perturb(flow, 0.1)
-    return _round_trip(flow, torch.randn(4, *shape, dtype=torch.float64))
+    config = ns.RealNVPConfig(shape=tuple(shape), n_couplings=n_couplings, hidden=8)
+    start = ns.RealNVP(config).double()
+    start(torch.randn(32, *shape, dtype=torch.float64))  # data-dependent initialisation
+    _perturb(start, 0.1)
+    return _start_and_trained(start, ns.RealNVP(config).double(), tuple(shape), steps)
 
 
 def grid_density(ns, extent, resolution) -> dict:
@@ -119,28 +144,38 @@ def bits_per_dim(ns, n_levels) -> dict:
         return {"x": x, "noise": noise, "loss": model.loss(x, noise), "flow_log_prob": model.flow.log_prob(_grader_dequantize(x, noise, n_levels))}
 
 
-def train_toy(ns, toy, n_train, n_test, config, train, n_samples) -> dict:
-    """The grader's recipe on a 2D toy: train the student's RealNVP, report log_prob on test points and samples."""
+def _evaluate(flow: torch.nn.Module, x: torch.Tensor, batch_size: int) -> dict:
+    """The trained flow, converted to float64, at the grader's inputs ``x`` (M, *shape): the raw
+    ``z, log_det = flow(x)`` and ``x_back = flow.inverse(z)``, on the CPU. Nothing else is asked of it:
+    the grader computes densities from these and checks them against each other."""
+    flow = flow.double()
+    device = next(flow.parameters()).device
+    outputs = {"z": [], "log_det": [], "x_back": []}
+    with torch.no_grad():
+        for batch in x.split(batch_size):
+            z, log_det = flow(batch.to(device))
+            for key, value in {"z": z, "log_det": log_det, "x_back": flow.inverse(z)}.items():
+                outputs[key].append(value.cpu())
+    return {key: torch.cat(values) for key, values in outputs.items()}
+
+
+def train_toy(ns, toy, n_train, config, train, n_samples, x) -> dict:
+    """The grader's recipe on a 2D toy: train the student's RealNVP on its training points, draw samples,
+    then evaluate the flow at the grader's batch ``x`` (M, 2) (see :func:`_evaluate`)."""
     _require(ns, "RealNVP", "RealNVPConfig")
     flow = ns.RealNVP(ns.RealNVPConfig(shape=(2,), **config))
     dgm.fit(flow, dgm.data.toy2d(toy, n_train, seed=0), dgm.TrainConfig(**train), progress=False)
-    flow = flow.double()
-    with torch.no_grad():
-        return {"test_log_prob": flow.log_prob(dgm.data.toy2d(toy, n_test, seed=1).double()), "samples": flow.sample(n_samples).float()}
+    samples = flow.sample(n_samples).float()
+    return {**_evaluate(flow, x, 4096), "samples": samples}
 
 
-def train_images(ns, dataset, n_levels, config, train, n_samples) -> dict:
-    """The grader's recipe on images: train the student's classes on grey levels, report the flow's
-    log_prob at the grader's dequantized test set (its noise included) and samples."""
+def train_images(ns, dataset, n_levels, config, train, n_samples, y) -> dict:
+    """The grader's recipe on images: train the student's classes on grey levels, draw samples, then
+    evaluate the flow at the grader's batch ``y`` (M, C, H, W) in logit space (see :func:`_evaluate`)."""
     _require(ns, "RealNVP", "RealNVPConfig", "DequantizedFlow")
     train_levels = dgm.data.to_levels(dgm.data.load_images(dataset, "train").images, n_levels)
-    test_levels = dgm.data.to_levels(dgm.data.load_images(dataset, "test").images, n_levels)
     device = dgm.default_device()
     model = ns.DequantizedFlow(ns.RealNVP(ns.RealNVPConfig(shape=tuple(train_levels.shape[1:]), **config)), n_levels, ALPHA).to(device)
     dgm.fit(model, train_levels, dgm.TrainConfig(**train), progress=False)
-    noise = torch.rand(test_levels.shape, generator=torch.Generator().manual_seed(1234))
-    y = _grader_dequantize(test_levels, noise, n_levels)
-    with torch.no_grad():
-        flow_log_prob = torch.cat([model.flow.log_prob(batch.to(device)).cpu() for batch in y.split(500)])
-        samples = model.sample(n_samples).cpu()
-    return {"noise": noise, "flow_log_prob": flow_log_prob, "samples": samples}
+    samples = model.sample(n_samples).cpu()
+    return {**_evaluate(model.flow, y, 500), "samples": samples}
