@@ -4,9 +4,10 @@ A homework's ``test_checks.py`` declares ``CALIBRATIONS = {name: ...}``, each on
 
 - :class:`Calibration`: one number computed by the grader (e.g. test NLL) and which direction is
   better. The threshold is the worst value over every *correct* solution (the reference and the
-  alternatives of ``grading/variants.py``, every seed) moved by ``margin``, but never as far as the
-  best *known bug* of that calibration: it sits between them, and calibration refuses when no
-  threshold separates them. A value beyond the best correct one by ``implausible`` of its
+  alternatives of ``grading/variants.py``, every seed) moved by ``margin``, or halfway to the best
+  *known bug* of that calibration where that is stricter: it sits between them, and calibration refuses when no
+  threshold separates them, or when the bug is so close that halfway to it leaves correct solutions
+  less than half the margin (such a bug needs a structural check, not a tighter threshold). A value beyond the best correct one by ``implausible`` of its
   magnitude (e.g. an NLL below half of it) is stored as the implausibility bound;
 - :class:`QualityCalibration`: the sample-quality metrics of :mod:`autograder.quality` on samples
   of every correct solution; each gated metric's threshold sits between the worst of them (plus
@@ -88,6 +89,10 @@ class Calibration:
                 _print_table(correct, bugs, threshold)
                 raise ValueError(f"no threshold separates the correct solutions (worst {worst:.4f}) from the known bugs {bugs}")
             between = (worst + best_bug) / 2
+            if abs(between - worst) < abs(threshold - worst) / 2:
+                _print_table(correct, bugs, threshold)
+                raise ValueError(f"the known bugs {bugs} come within half the margin of the correct solutions (worst {worst:.4f}): a "
+                                 f"threshold between them would fail correct work that is a little unlucky; catch them with a structural check")
             threshold = min(threshold, between) if lower else max(threshold, between)
         _print_table(correct, bugs, threshold)
         record = {

@@ -33,7 +33,9 @@ from .homework import REPO_ROOT, Homework
 from .notebook import Program, UngradableNotebook, build_program, grade_cells, grader_introspection, read_notebook
 
 GRADER_SEED = 0
-"""Seed of every probe unless a check asks for another; grading is deterministic."""
+"""Seed of every probe unless a check asks for another. Training and measurements are deterministic;
+only which inputs are paired, and how they are shuffled (:meth:`Submission.private_generator`), changes
+from one grading to the next, which changes nothing for a correct solution."""
 
 DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)}
 """Per probe: CPU seconds (one torch thread) and memory; the wall-clock backstop is several times larger."""

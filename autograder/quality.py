@@ -34,7 +34,10 @@ GATES = {"fid": "lower", "memorisation_pixels": "lower", "memorisation_features"
 """Metrics a sample set must pass, and which direction is better."""
 
 SHARES = ("memorisation_pixels", "memorisation_features", "copies_of_test")
-"""Gated metrics that are shares near 0, whose margin is absolute."""
+"""Gated metrics that are shares near 0, whose slack is at least :data:`SHARE_SLACK`."""
+SHARE_SLACK = 0.05
+"""Absolute slack of a share: about five binomial standard deviations at 1,000 samples and a share
+of 0.1, while a sampler that passes a quarter of its output off as data fails."""
 
 DESCRIPTIONS = {
     "fid": "FID against the test set (course classifier features)",
@@ -138,8 +141,8 @@ def bad_samples(name: str, data: GraderData, n: int, seed: int = 0) -> Tensor:
 
 
 def thresholds_between(reference: list[dict[str, float]], bad: dict[str, dict[str, float]], margin: float) -> dict[str, float]:
-    """Per gated metric: the worst reference value moved by ``margin`` (relative, at least an absolute
-    ``margin`` for shares near 0) toward the bad samplers.
+    """Per gated metric: the worst correct value moved by ``margin`` (relative; for shares near 0 at
+    least :data:`SHARE_SLACK`) toward the bad samplers.
 
     Raises:
         ValueError: some bad sampler would pass every gate, so no threshold separates them.
@@ -148,7 +151,7 @@ def thresholds_between(reference: list[dict[str, float]], bad: dict[str, dict[st
     for name, better in GATES.items():
         values = [r[name] for r in reference]
         worst = max(values) if better == "lower" else min(values)
-        slack = max(abs(worst) * margin, margin if name in SHARES else 0.0)
+        slack = max(abs(worst) * margin, SHARE_SLACK if name in SHARES else 0.0)
         thresholds[name] = worst + slack if better == "lower" else worst - slack
         if name == "classes":
             thresholds[name] = float(int(thresholds[name]))  # a whole number of classes

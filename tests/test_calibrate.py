@@ -23,8 +23,8 @@ def test_threshold_is_the_worst_correct_plus_margin_when_that_rejects_every_bug(
     assert record["correct"]["alternative"] == {"0": 17.9, "1": 17.5} and record["bugs"] == {"bug": 20.0}
 
 
-def test_threshold_moves_to_the_midpoint_when_the_margin_would_let_a_bug_pass():
-    record = _calibration(margin=0.2, bugs=("bug",)).calibrate(SOLUTIONS, [0, 1])
+def test_threshold_is_halfway_to_the_best_bug_when_that_is_stricter_than_the_margin():
+    record = _calibration(margin=0.1, bugs=("bug",)).calibrate(SOLUTIONS, [0, 1])
     assert record["threshold"] == pytest.approx((17.9 + 20.0) / 2)
 
 
@@ -33,3 +33,10 @@ def test_calibration_refuses_when_a_bug_is_as_good_as_a_correct_solution():
     solutions = Solutions(SOLUTIONS.correct, {"good_bug": "good_bug"})
     with pytest.raises(ValueError, match="no threshold separates"):
         _calibration(margin=0.05, bugs=("good_bug",)).calibrate(solutions, [0, 1])
+
+
+def test_calibration_refuses_a_bug_so_close_that_the_threshold_would_squeeze_correct_solutions():
+    VALUES["close_bug"] = {0: 18.2}  # halfway is 18.05: 0.15 above the worst correct, less than half of 5 % of 17.9
+    solutions = Solutions(SOLUTIONS.correct, {"close_bug": "close_bug"})
+    with pytest.raises(ValueError, match="within half the margin"):
+        _calibration(margin=0.05, bugs=("close_bug",)).calibrate(solutions, [0, 1])

@@ -116,3 +116,13 @@ def test_chi_square_is_defined_when_no_configuration_is_rare():
     assert checks.chi_square_p_value(observed, expected) > checks.SAMPLING_ALPHA
     skewed = torch.cat([torch.full((32,), 2.0), torch.full((32,), 4000 / 32 - 2.0)]).double()
     assert 0 <= checks.chi_square_p_value(skewed.flip(0), skewed) < checks.SAMPLING_ALPHA
+
+
+def test_chi_square_pools_rare_configurations_into_a_bin_expected_at_least_five_times():
+    """Two configurations expected 0.02 times each: pooled alone they would fail a correct sampler 1-2 % of the time."""
+    probabilities = torch.tensor([0.4, 0.3, 0.2, 0.1, 5e-6, 5e-6], dtype=torch.float64)
+    probabilities /= probabilities.sum()
+    generator = torch.Generator().manual_seed(0)
+    p_values = [checks.chi_square_p_value(torch.bincount(torch.multinomial(probabilities, checks.SAMPLING_DRAWS, True, generator=generator),
+                                                         minlength=6).double(), probabilities * checks.SAMPLING_DRAWS) for _ in range(500)]
+    assert min(p_values) > checks.SAMPLING_ALPHA

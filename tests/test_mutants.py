@@ -42,9 +42,7 @@ MUTANTS = {
                                       "feeding each sampled pixel back"),
         "model_ignores_context": ("likelihood", "answer_pixelcnn",
                                   replace("return self.net(2 * x - 1)", "return self.net(0 * x - 1)"), "nats per image is"),
-        "sample_replays_training_set": ("sample_quality", "answer_pixelcnn",
-                                        replace("        return x\n", "        return dgm.binarize(dgm.digits('train').images[:n]).to(x.device)\n"),
-                                        "near-copies of training images (pixels)"),
+        # Training or test images returned as samples: the integrity suite of test_hw1_batch.py.
         "sample_returns_noise": ("sample_quality", "answer_pixelcnn",
                                  replace("        return x\n", "        return torch.bernoulli(torch.full_like(x, 0.5))\n"), "FID against the test set"),
     },
@@ -77,9 +75,9 @@ MUTANTS = {
         "loss_in_nats": ("bits_per_dim", "answer_dequantization",
                          replace("return -log_likelihood.mean() / (x[0].numel() * math.log(2))", "return -log_likelihood.mean() / x[0].numel()"),
                          "that is nats, not bits"),
-        "one_coupling_per_scale": ("likelihood", "answer_realnvp",
+        "one_coupling_per_scale": ("model", "answer_realnvp",
                                    replace("for i in range(config.n_couplings):\n            self.full_resolution", "for i in range(1):\n            self.full_resolution"),
-                                   "bits per dimension is"),
+                                   "do the masks alternate?"),
         # The known bugs calibration measures (grading/variants.py), each against the check it targets.
         "scale_never_learned": ("toy_density", "answer_layers", HW2_BUGS["scale_never_learned"]["answer_layers"], "is sigma initialised to zero"),
         "log_det_ignores_scale": ("likelihood", "answer_layers", HW2_BUGS["log_det_ignores_scale"]["answer_layers"],

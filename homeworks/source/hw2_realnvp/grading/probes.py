@@ -154,7 +154,8 @@ def _evaluate(flow: torch.nn.Module, x: torch.Tensor, batch_size: int) -> dict:
     with torch.no_grad():
         for batch in x.split(batch_size):
             z, log_det = flow(batch.to(device))
-            for key, value in {"z": z, "log_det": log_det, "x_back": flow.inverse(z)}.items():
+            # log_det accumulated in place into a float32 zeros tensor stays float32: harmless, so cast it
+            for key, value in {"z": z, "log_det": torch.as_tensor(log_det).double(), "x_back": flow.inverse(z)}.items():
                 outputs[key].append(value.cpu())
     return {key: torch.cat(values) for key, values in outputs.items()}
 

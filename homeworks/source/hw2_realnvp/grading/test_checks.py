@@ -34,13 +34,14 @@ STRUCTURE_STEPS = 20
 """Adam steps the structure probes take from a module's initialisation before measuring it a second time."""
 TRAINED = f"after {STRUCTURE_STEPS} Adam steps from its initialisation"
 
-FD_STEP = 1e-6
+FD_STEP = 1e-8
 """Step ``h`` of the finite differences of ``z`` (float64). The trained flows' conditioners are ReLU
-networks, and a kink between ``x - h v`` and ``x + h v`` spoils a central difference: on the reference's
-moons flow that happens at 2 of 2000 test points for ``h = 1e-6`` (errors up to 0.08 nats; about 1 % of
-them for ``h = 1e-4``). A kink lies on one side only, so the grader also takes the one-sided differences
-from the point itself and keeps the scheme closest to the claim: at most 2e-4 nats off at every test point,
-rounding included (1e-8 nats on moons and digits)."""
+networks, and a kink within ``h`` of a point spoils its differences along the directions that cross it;
+with several directions, both ``x + h v_1`` and ``x - h v_2`` can cross, so no single scheme is safe.
+Crossings become rarer in proportion to ``h``: at ``h = 1e-6`` the reference's moons flow failed about 1
+grading in 9 (errors up to 1.3e-2 nats), at ``h = 1e-8`` none of 100 (worst error 7e-7), while float64
+rounding, about ``1e-16 |z| / h``, stays far below the tolerance. The grader still takes the central and
+both one-sided differences and keeps the scheme closest to the claim."""
 FD_TOLERANCE = 1e-2
 """Largest accepted ``|log_det - log|det J_fd||`` in nats at a verified point: far above the differences'
 own error, far below what a missing scale costs after training, and too little to move a test NLL."""
@@ -391,7 +392,9 @@ def grader_data(profile: str) -> quality.GraderData:
 CALIBRATIONS = {
     "toy_nll": Calibration(toy_nll, better="lower", margin=0.1, min_slack=0.1, bugs=("one_coupling_per_scale",)),
     "toy_energy": Calibration(toy_energy, better="lower", margin=1.0, min_slack=0.005, bugs=("sample_skips_inverse",), implausible=None),
-    "likelihood": Calibration(image_bpd, better="lower", margin=0.05, bugs=("one_coupling_per_scale", "scale_never_learned")),
+    # one_coupling_per_scale (2.149 bits/dim) is caught structurally by `model`; a threshold just above the correct
+    # solutions (2.04-2.07) to reject it too would leave them 1.8 % of room.
+    "likelihood": Calibration(image_bpd, better="lower", margin=0.05, bugs=("scale_never_learned",)),
     "sample_quality": QualityCalibration(image_samples, grader_data, margin=0.25),
 }
 

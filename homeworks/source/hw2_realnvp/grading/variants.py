@@ -106,7 +106,7 @@ class AffineCoupling(nn.Module):
         super().__init__()
         self.register_buffer("mask", mask)
         self.conditioner = make_conditioner(tuple(mask.shape), hidden)
-        self.scale = nn.Parameter(torch.ones(mask.shape))  # sigma in s = sigma * tanh(s_raw)
+        self.scale = nn.Parameter(torch.ones(mask.shape))  # sigma in s = sigma * tanh(s_raw); 1, so that s_raw gets gradients
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         b = self.mask
