@@ -83,18 +83,20 @@ class Calibration:
         values = [value for by_seed in correct.values() for value in by_seed.values()]
         worst, best = (max(values), min(values)) if lower else (min(values), max(values))
         threshold = threshold_from(values, self.better, self.margin, self.min_slack)
+        problem = None
         if bugs:
             best_bug = min(bugs.values()) if lower else max(bugs.values())
-            if (best_bug <= worst) if lower else (best_bug >= worst):
-                _print_table(correct, bugs, threshold)
-                raise ValueError(f"no threshold separates the correct solutions (worst {worst:.4f}) from the known bugs {bugs}")
             between = (worst + best_bug) / 2
-            if abs(between - worst) < abs(threshold - worst) / 2:
-                _print_table(correct, bugs, threshold)
-                raise ValueError(f"the known bugs {bugs} come within half the margin of the correct solutions (worst {worst:.4f}): a "
-                                 f"threshold between them would fail correct work that is a little unlucky; catch them with a structural check")
-            threshold = min(threshold, between) if lower else max(threshold, between)
+            if (best_bug <= worst) if lower else (best_bug >= worst):
+                problem = f"no threshold separates the correct solutions (worst {worst:.4f}) from the known bugs {bugs}"
+            elif abs(between - worst) < abs(threshold - worst) / 2:
+                problem = (f"the known bugs {bugs} come within half the margin of the correct solutions (worst {worst:.4f}): a threshold "
+                           f"between them would fail correct work that is a little unlucky; catch them with a structural check")
+            else:
+                threshold = min(threshold, between) if lower else max(threshold, between)
         _print_table(correct, bugs, threshold)
+        if problem:
+            raise ValueError(problem)
         record = {
             "threshold": round(threshold, 4),
             "reference": round(correct[REFERENCE][GRADER_SEED], 4),
@@ -193,18 +195,13 @@ def variant_submission(homework: Homework, profile: str, edits: dict[str, CellEd
     return Submission(build_program(source, read_notebook(homework.release_notebook), edit_cells(source, edits or {})), homework, profile)
 
 
-def reference_submission(homework: Homework, profile: str) -> Submission:
-    """The instructor's solution, graded as if a student had submitted it."""
-    return variant_submission(homework, profile)
-
-
 def solutions(homework: Homework, profile: str) -> Solutions:
     """The reference, the correct alternatives and the known bugs of ``grading/variants.py``."""
     variants = load_grading_module(homework, "variants")
     alternatives = getattr(variants, "ALTERNATIVES", {})
     bugs = getattr(variants, "BUGS", {})
     return Solutions(
-        correct={REFERENCE: reference_submission(homework, profile),
+        correct={REFERENCE: variant_submission(homework, profile),
                  **{name: variant_submission(homework, profile, edits) for name, edits in alternatives.items()}},
         bugs={name: variant_submission(homework, profile, edits) for name, edits in bugs.items()},
     )

@@ -165,11 +165,11 @@ def reference_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
 
 def conv_cases(generator: torch.Generator) -> dict[str, dict[str, torch.Tensor]]:
     """Weights, bias, input and training target the grader draws for each single-layer case (float64)."""
+    def draw(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
     cases = {}
     for mask_type, k, (c_in, c_out) in CONV_CASES:
-        def draw(*shape):
-            return torch.randn(*shape, generator=generator, dtype=torch.float64)
-
         cases[f"{mask_type}{k}_{c_in}to{c_out}"] = {"weight": draw(c_out, c_in, k, k), "bias": draw(c_out), "x": draw(2, c_in, 6, 6),
                                                      "target": draw(2, c_out, 6, 6)}
     return cases
