@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from autograder.calibrate import REFERENCE, Calibration, Solutions
@@ -40,3 +42,21 @@ def test_calibration_refuses_a_bug_so_close_that_the_threshold_would_squeeze_cor
     solutions = Solutions(SOLUTIONS.correct, {"close_bug": "close_bug"})
     with pytest.raises(ValueError, match="within half the margin"):
         _calibration(margin=0.05, bugs=("close_bug",)).calibrate(solutions, [0, 1])
+
+
+def _judged(value):
+    """Judge ``value`` against a calibrated record: threshold 18.99, best correct 16.95, bound 8.47."""
+    from types import SimpleNamespace
+
+    from autograder.harness import Submission
+
+    record = {"threshold": 18.99, "reference": 17.0, "better": "lower", "best": 16.95, "implausible": 8.47}
+    homework = SimpleNamespace(thresholds=lambda: {"likelihood": {"quick": record}}, key="hw1")
+    Submission(program=None, homework=homework, profile="quick").judge("NLL", value, "likelihood", "the test NLL")
+
+
+def test_judge_passes_a_correct_value_and_fails_implausible_too_high_and_non_finite_ones():
+    _judged(17.5)
+    for value, words in ((0.001, "implausibly low"), (20.07, "at most 18.99 is needed"), (math.nan, "not finite")):
+        with pytest.raises(AssertionError, match=words):
+            _judged(value)
