@@ -91,15 +91,20 @@ def _grade(args) -> int:
 
 
 def _print_table(results: list[dict]) -> None:
-    ids = [c["id"] for c in results[0]["checks"]] if results and results[0]["checks"] else []
+    """One row per student: autograded points and each check's status, under its full id."""
+    graded = [r for r in results if r["status"] == "graded" and r["checks"]]
+    ids = [c["id"] for c in graded[0]["checks"]] if graded else []
     width = max(len("student"), *(len(r["student"]) for r in results))
-    print(f"\n{'student':<{width}}  {'points':>9}  " + "  ".join(f"{i[:10]:>10}" for i in ids))
+    print(f"\n{'student':<{width}}  {'points':>7}  " + "  ".join(ids))
     for r in results:
         if r["status"] != "graded":
-            print(f"{r['student']:<{width}}  {'-':>9}  {r['message']}")
+            print(f"{r['student']:<{width}}  {'-':>7}  {r['status']}: {r['message']}")
             continue
         statuses = {c["id"]: c["status"] for c in r["checks"]}
-        print(f"{r['student']:<{width}}  {r['points']:>4g}/{r['max_points']:<4g}  " + "  ".join(f"{statuses.get(i, '-'):>10}" for i in ids))
+        print(f"{r['student']:<{width}}  {r['points']:>3g}/{r['max_points']:<3g}  " + "  ".join(f"{statuses.get(i, '-'):<{len(i)}}" for i in ids))
+    if graded:
+        auto, manual = graded[0]["max_points"], graded[0]["manual_max_points"]
+        print(f"\npoints: {auto:g} autograded + {manual:g} by hand (theory, in formgrader) = {auto + manual:g}")
 
 
 def _release(args) -> int:

@@ -226,14 +226,25 @@ def _completed_by_worker(scratch: Path, secret: str) -> bool:
 
 def _worker_command(scratch: Path) -> tuple[list[str], Path]:
     root = sandbox.SANDBOX_DIR if sandbox.bubblewrap() else str(scratch)
-    return [sys.executable, "-m", "autograder.worker", root], scratch
+    return [_interpreter(), "-m", "autograder.worker", root], scratch
+
+
+def _interpreter() -> str:
+    """This interpreter as the sandbox sees it: under the resolved ``sys.prefix`` (which is bound), so a
+    virtual environment reached through a symbolic link still works; the interpreter itself is not
+    resolved, since a venv's ``python`` is a link to the base interpreter and would lose the venv."""
+    executable = Path(sys.executable)
+    if executable.is_relative_to(sys.prefix):
+        return str(Path(sys.prefix).resolve() / executable.relative_to(sys.prefix))
+    return sys.executable
 
 
 def _readonly_binds() -> dict[str, str]:
-    """Host paths the worker needs, bound read-only at the same place (the grader package at /grader)."""
-    paths = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, Path(dgm.__file__).parent)}
-    binds = {p: p for p in paths}
+    """Host paths the worker needs, bound read-only: the interpreter's prefixes at the same place, and
+    the grader package and the course library this process imported at /grader (on the worker's path)."""
+    binds = {p: p for p in {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}}
     binds[str(Path(__file__).resolve().parent)] = "/grader/autograder"
+    binds[str(Path(dgm.__file__).resolve().parent)] = "/grader/dgm"
     data = dgm.data.data_dir()
     if data.exists():
         binds[str(data.resolve())] = "/data"

@@ -1,6 +1,7 @@
 """Releasing homeworks: validate the source, prove the reference passes, generate the student side.
 
-``make release`` runs :func:`release` for every homework, then :func:`build_bundle`:
+``make release`` (``python -m autograder release``) takes every homework through steps 1-3, then
+builds what students get (step 4):
 
 1. :func:`validate` checks the source notebook against its hidden checks (every autograded cell has
    exactly one ``test_<grade_id>``, ids are unique, the points add up to the homework's 15);
@@ -8,8 +9,10 @@
    release whose reference fails cannot be produced;
 3. ``nbgrader generate_assignment`` writes ``release/<hw>/<hw>.ipynb`` (solutions replaced by stubs,
    theory answers by "YOUR ANSWER HERE");
-4. the student bundle ``dist/student-bundle/`` gets the release notebooks, the student seminars and
-   the course library, nothing else: no source, no hidden checks, no thresholds.
+4. :func:`build_bundle` writes what instructors publish, into ``dist/``: the course library's wheel
+   ``dgm_course-<version>-py3-none-any.whl`` and the student bundle ``student-bundle/`` (release
+   notebooks, student seminars, the wheel, a README with the install recipe), zipped as
+   ``student-bundle.zip``; nothing else: no source, no hidden checks, no thresholds.
 
 Seminars follow the same single-source rule with less machinery: ``seminars/source/NN_topic.ipynb``
 is the instructor version, and :func:`release_seminar` writes the student version
@@ -32,7 +35,8 @@ from .homework import REPO_ROOT, Homework
 from .notebook import grade_cells, nbgrader_meta, read_notebook
 
 POINTS_PER_HOMEWORK = 15.0
-BUNDLE_DIR = REPO_ROOT / "dist" / "student-bundle"
+DIST_DIR = REPO_ROOT / "dist"
+BUNDLE_DIR = DIST_DIR / "student-bundle"
 SEMINARS_DIR = REPO_ROOT / "seminars"
 
 
@@ -109,8 +113,29 @@ def release_seminar(source: Path) -> Path:
     return target
 
 
+def build_wheel(dist: Path = DIST_DIR) -> Path:
+    """Build the course library's wheel (``dgm`` and its feature-extractor weights) into ``dist``; return it."""
+    with tempfile.TemporaryDirectory(prefix="dgm-wheel-") as tmp:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", tmp, str(REPO_ROOT)],
+            capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            raise ReleaseError(f"building the course library's wheel failed:\n{done.stderr[-3000:]}")
+        (built,) = Path(tmp).glob("dgm_course-*.whl")
+        dist.mkdir(parents=True, exist_ok=True)
+        for old in dist.glob("dgm_course-*.whl"):
+            old.unlink()
+        return Path(shutil.copy(built, dist))
+
+
 def build_bundle(homeworks: list[Homework], bundle: Path = BUNDLE_DIR) -> Path:
-    """Assemble the student bundle: release notebooks, student seminars, the course library and how to install it."""
+    """Assemble the student bundle beside the course library's wheel, and zip it.
+
+    ``bundle`` gets the release notebooks, the student seminars, the wheel and a README saying how to
+    install it; ``bundle.zip`` beside it is what instructors publish. Nothing else: no source, no
+    hidden checks, no thresholds.
+    """
     if bundle.exists():
         shutil.rmtree(bundle)
     (bundle / "homeworks").mkdir(parents=True)
@@ -119,23 +144,33 @@ def build_bundle(homeworks: list[Homework], bundle: Path = BUNDLE_DIR) -> Path:
     (bundle / "seminars").mkdir()
     for source in seminar_sources():
         shutil.copy(SEMINARS_DIR / source.name, bundle / "seminars")
-    shutil.copytree(REPO_ROOT / "dgm", bundle / "dgm", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO_ROOT / "pyproject.toml", bundle)
-    (bundle / "data").mkdir()
-    shutil.copy(REPO_ROOT / "data" / "README.md", bundle / "data")
-    (bundle / "README.md").write_text(STUDENT_README)
+    wheel = build_wheel(bundle.parent)
+    shutil.copy(wheel, bundle)
+    (bundle / "README.md").write_text(STUDENT_README.format(wheel=wheel.name))
+    shutil.make_archive(str(bundle), "zip", root_dir=bundle.parent, base_dir=bundle.name)
     return bundle
 
 
 STUDENT_README = """\
 # Deep Generative Models: student bundle
 
-Homework and seminar notebooks, and the course library `dgm` (data loaders, training loop, plots).
+Homework and seminar notebooks, and the course library `dgm` (data loaders, training loop, plots)
+as a wheel. You need Python 3.10 or newer.
 
-    pip install -e .                 # once, in this folder (Python 3.10+, PyTorch 2.1+)
-    jupyter lab                      # then open homeworks/hwN_*/hwN_*.ipynb or seminars/NN_*.ipynb
+On a laptop, once, in this folder:
+
+    python3 -m venv .venv
+    source .venv/bin/activate                      # Windows: .venv\\Scripts\\activate
+    pip install "./{wheel}[student]"
+    jupyter lab                                    # open homeworks/hwN_*/hwN_*.ipynb or seminars/NN_*.ipynb
+
+The `student` extra adds JupyterLab, ipykernel and ipywidgets; PyTorch comes from PyPI (CPU is enough).
+
+On Colab: upload `{wheel}` and the notebook, then run `!pip install {wheel}` in the
+notebook's first cell (Colab has Jupyter and PyTorch already).
 
 Fill in the cells marked `YOUR CODE HERE` / `YOUR ANSWER HERE`, run the self-check cells, and submit
-the `.ipynb` file. The notebooks run on a laptop CPU with the embedded 8x8 digits; MNIST and
-Fashion-MNIST are downloaded into `data/` on first use (or set `DGM_DATA` to a folder that has them).
+the `.ipynb` file. The notebooks run on a laptop CPU with the embedded 8x8 digits. MNIST and
+Fashion-MNIST (`DGM_PROFILE=full`) are downloaded on first use into `~/.cache/dgm-course`, or read
+from the folder `DGM_DATA` names.
 """

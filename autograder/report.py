@@ -47,7 +47,7 @@ def feedback_html(result: dict, images: dict[str, bytes]) -> str:
         for c in result["checks"]
     )
     metrics = "".join(
-        f"<tr><td>{e(name)}</td><td>{m['value']:.3f}</td><td>{_needed(m)}</td><td>{m['reference']:.3f}</td></tr>"
+        f"<tr><td>{e(name)}</td><td>{_number(m['value'])}</td><td>{_needed(m)}</td><td>{_number(m['reference'])}</td></tr>"
         for name, m in result.get("metrics", {}).items()
     )
     pictures = "".join(
@@ -67,7 +67,8 @@ td,th{{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:to
 img{{image-rendering:pixelated;max-width:100%}}</style></head><body>
 <h1>{e(result['homework'])}: feedback for {e(result['student'])}</h1>
 <p><b>Autograded points: {result['points']:g} / {result['max_points']:g}</b> (profile {e(result['profile'])}).
-Theory answers ({result['manual_max_points']:g} points) are graded by hand and are not included.</p>
+The homework has {result['max_points']:g} autograded + {result['manual_max_points']:g} hand-graded points = {result['max_points'] + result['manual_max_points']:g};
+theory answers are graded by hand and are not included here.</p>
 {banner}
 <table><tr><th>check</th><th>status</th><th>points</th><th>message</th></tr>{rows}</table>
 {metrics_table}
@@ -80,7 +81,12 @@ Theory answers ({result['manual_max_points']:g} points) are graded by hand and a
 def _needed(metric: dict) -> str:
     if metric.get("threshold") is None:
         return "(shown for information)"
-    return f"{'at most' if metric['better'] == 'lower' else 'at least'} {metric['threshold']:.3f}"
+    return f"{'at most' if metric['better'] == 'lower' else 'at least'} {_number(metric['threshold'])}"
+
+
+def _number(value: float) -> str:
+    """A measured value for people: counts (e.g. classes covered) as integers, the rest to 3 decimals."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
 
 
 def write_csv(path: Path, results: list[dict]) -> None:

@@ -12,7 +12,8 @@ Three kinds of data:
 - **Embedded** (always available, no files, no network): scikit-learn's 8x8 handwritten digits,
   split into train and test by a fixed seeded permutation. The quick profile uses these.
 - **MNIST and Fashion-MNIST** (the full profile), read from the official IDX archives in the data
-  directory: ``$DGM_DATA`` if set, else ``data/`` at the root of the course repository. Each
+  directory (:func:`data_dir`: ``$DGM_DATA`` if set, else ``data/`` of the course repository, or
+  ``~/.cache/dgm-course`` when the library is installed from its wheel). Each
   archive's SHA-256 is verified before use. A missing archive is downloaded (and verified) when
   ``download=True`` and the machine is online; offline, the loader raises
   :class:`DatasetNotAvailable` naming the files, the folder and how to provide them.
@@ -142,12 +143,16 @@ _IDX_SETS: dict[str, tuple[tuple[str, ...], dict[str, _Archive]]] = {
 def data_dir() -> Path:
     """The folder that holds ``mnist/`` and ``fashion_mnist/``.
 
-    ``$DGM_DATA`` when set; otherwise ``data/`` at the root of the course repository (the folder
-    beside this package), which is where a checkout or the student bundle keeps it.
+    ``$DGM_DATA`` when set; otherwise ``data/`` at the root of the course repository when the
+    library runs from a checkout (an editable install); otherwise, when it is installed from its
+    wheel (students, Colab), ``$XDG_CACHE_HOME/dgm-course`` (default ``~/.cache/dgm-course``).
     """
     if "DGM_DATA" in os.environ:
         return Path(os.environ["DGM_DATA"]).expanduser()
-    return Path(__file__).resolve().parent.parent / "data"
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "data"
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "dgm-course"
 
 
 def mnist(split: str = "train", *, root: str | Path | None = None, download: bool = True) -> ImageDataset:

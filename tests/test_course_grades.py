@@ -34,3 +34,32 @@ def test_every_command_has_help():
     for command in ("grade", "release", "calibrate", "course"):
         done = run_grader(command, "--help")
         assert done.returncode == 0 and "usage:" in done.stdout
+
+
+def _result(student, status="graded", points=9.0):
+    checks = [{"id": "masked_conv", "points": 2.0, "max_points": 2.0, "status": "pass", "message": ""},
+              {"id": "sample_quality", "points": 0.0, "max_points": 2.0, "status": "fail", "message": "too few classes"}]
+    return {"student": student, "homework": "hw1_pixelcnn", "profile": "quick", "status": status, "points": points,
+            "max_points": 11.0 if status == "graded" else 0.0, "manual_max_points": 4.0 if status == "graded" else 0.0,
+            "message": "" if status == "graded" else "the notebook is not JSON", "checks": checks if status == "graded" else [],
+            "metrics": {"classes": {"value": 6.0, "threshold": 7.0, "better": "higher", "reference": 10.0},
+                        "fid": {"value": 154.26171, "threshold": 199.1013, "better": "lower", "reference": 154.2617}},
+            "review": [], "sandbox": "bubblewrap", "seed": 0, "seconds": 40.0}
+
+
+def test_grade_table_shows_full_check_ids_and_how_the_points_add_up(capsys):
+    from autograder.__main__ import _print_table
+
+    _print_table([_result("broken", status="ungradable", points=0.0), _result("ann")])
+    printed = capsys.readouterr().out
+    assert "masked_conv" in printed and "sample_quality" in printed
+    assert "broken" in printed and "the notebook is not JSON" in printed
+    assert "11 autograded + 4 by hand (theory, in formgrader) = 15" in printed
+
+
+def test_feedback_prints_counts_as_integers_and_the_point_split():
+    from autograder.report import feedback_html
+
+    page = feedback_html(_result("ann"), {})
+    assert "<td>6</td><td>at least 7</td><td>10</td>" in page and "154.262" in page
+    assert "11 autograded + 4 hand-graded points = 15" in page

@@ -1,4 +1,8 @@
-"""Source notebooks run top to bottom on the quick profile (the reference trains and passes its self-checks)."""
+"""Source notebooks run top to bottom on the quick profile (the reference trains and passes its self-checks).
+
+hw1 is left out: test_student_setup.py executes its release notebook with the reference answers filled
+in, in a fresh environment built from the released wheel, which runs the same cells.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from autograder.homework import all_homeworks
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("homework", all_homeworks(), ids=lambda h: h.key)
+@pytest.mark.parametrize("homework", [h for h in all_homeworks() if h.key != "hw1"], ids=lambda h: h.key)
 def test_source_notebook_executes(homework, monkeypatch):
     monkeypatch.setenv("DGM_PROFILE", "quick")
     monkeypatch.setenv("MPLBACKEND", "Agg")

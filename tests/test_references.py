@@ -11,6 +11,7 @@ import pytest
 from helpers import derive_submission, run_grader
 
 from autograder.homework import all_homeworks
+from autograder.notebook import grade_cells, read_notebook
 
 LATER_HOMEWORKS = [h for h in all_homeworks() if h.key != "hw1"]
 
@@ -24,7 +25,8 @@ def test_reference_full_marks_and_blank_zero(homework, tmp_path):
     assert done.returncode == 0, done.stderr
     reference = json.loads((tmp_path / "out" / "reference" / "result.json").read_text())
     blank = json.loads((tmp_path / "out" / "blank" / "result.json").read_text())
-    assert reference["points"] == reference["max_points"] == 11, [(c["id"], c["status"], c["message"]) for c in reference["checks"]]
+    autograded = sum(c.points for c in grade_cells(read_notebook(homework.source_notebook)) if c.autograded)
+    assert reference["points"] == reference["max_points"] == autograded, [(c["id"], c["status"], c["message"]) for c in reference["checks"]]
     assert blank["points"] == 0 and blank["status"] == "graded"
     for check in blank["checks"]:
         assert check["status"] == "error" and "not implemented yet" in check["message"], check

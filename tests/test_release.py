@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import zipfile
 
 import pytest
 from helpers import HW1
@@ -57,35 +58,56 @@ def _secrets() -> list[str]:
     return [line for line in secrets if line not in public and not line.startswith(("import ", "from ", "#"))]
 
 
+def _texts(bundle):
+    """(name, text) of every file of the bundle and of every member of the archives in it (the wheel)."""
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        name = path.relative_to(bundle).as_posix()
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    yield f"{name}/{member}", archive.read(member).decode(errors="ignore")
+        else:
+            yield name, path.read_text(errors="ignore")
+
+
 def _leaks(bundle) -> dict[str, list[str]]:
-    """Secret lines found in each file of the bundle (notebooks are read cell by cell)."""
+    """Secret lines found in each file of the bundle (notebooks are read cell by cell, archives member by member)."""
     secrets, found = _secrets(), {}
     assert len(secrets) > 50, "the leak test must have something to look for"
-    for path in (p for p in bundle.rglob("*") if p.is_file()):
-        text = path.read_text(errors="ignore")
-        if path.suffix == ".ipynb":
+    for name, text in _texts(bundle):
+        if name.endswith(".ipynb"):
             text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
         leaked = [line for line in secrets if line in text]
         if leaked:
-            found[path.relative_to(bundle).as_posix()] = leaked
+            found[name] = leaked
     return found
 
 
-def test_student_bundle_has_no_solutions_and_no_hidden_tests(tmp_path):
-    bundle = release.build_bundle(HOMEWORKS, tmp_path / "bundle")
-    names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
-    assert "homeworks/hw1_pixelcnn/hw1_pixelcnn.ipynb" in names and "dgm/data.py" in names and "pyproject.toml" in names
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return release.build_bundle(HOMEWORKS, tmp_path_factory.mktemp("dist") / "student-bundle")
+
+
+def test_student_bundle_has_no_solutions_and_no_hidden_tests(bundle):
+    names = {name for name, _ in _texts(bundle)}
+    wheel = next(bundle.glob("dgm_course-*-py3-none-any.whl")).name
+    assert {"README.md", "homeworks/hw1_pixelcnn/hw1_pixelcnn.ipynb", f"{wheel}/dgm/data.py", f"{wheel}/dgm/weights/digits.pt"} <= names
     assert {f"seminars/{source.name}" for source in release.seminar_sources()} <= names
-    assert not [n for n in names if "grading" in n or "source" in n or n.endswith("thresholds.json")]
+    assert not [n for n in names if "grading" in n or "source" in n or n.endswith("thresholds.json") or "autograder" in n]
+    assert f'pip install "./{wheel}[student]"' in (bundle / "README.md").read_text()
+    with zipfile.ZipFile(bundle.parent / "student-bundle.zip") as archive:
+        assert sorted(archive.namelist()) == sorted(f"student-bundle/{p.relative_to(bundle).as_posix()}" for p in bundle.rglob("*") if p.is_file())
     assert _leaks(bundle) == {}
 
 
-def test_leak_scan_finds_a_planted_solution_and_check(tmp_path):
-    bundle = release.build_bundle(HOMEWORKS, tmp_path / "bundle")
-    shutil.copy(HW1.source_notebook, bundle / "homeworks" / "leaked_source.ipynb")
-    shutil.copy(HW1.checks, bundle / "dgm" / "leaked_checks.py")
-    shutil.copy(release.seminar_sources()[0], bundle / "seminars" / "leaked_seminar.ipynb")
-    assert set(_leaks(bundle)) == {"homeworks/leaked_source.ipynb", "dgm/leaked_checks.py", "seminars/leaked_seminar.ipynb"}
+def test_leak_scan_finds_a_planted_solution_and_check(bundle, tmp_path):
+    planted = shutil.copytree(bundle, tmp_path / "bundle")
+    shutil.copy(HW1.source_notebook, planted / "homeworks" / "leaked_source.ipynb")
+    wheel = next(planted.glob("dgm_course-*.whl"))
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.write(HW1.checks, "dgm/leaked_checks.py")
+    shutil.copy(release.seminar_sources()[0], planted / "seminars" / "leaked_seminar.ipynb")
+    assert set(_leaks(planted)) == {"homeworks/leaked_source.ipynb", f"{wheel.name}/dgm/leaked_checks.py", "seminars/leaked_seminar.ipynb"}
 
 
 def test_release_has_stubs_and_keeps_visible_tests():
