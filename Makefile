@@ -33,7 +33,7 @@ test: env  ## the project's test suite (about 17 minutes on 2 cores)
 test-fast: env  ## the tests that do not train or grade whole notebooks
 	$(PY) -m pytest -n 2 -m "not slow"
 
-release: env  ## validate sources, verify references, regenerate homeworks/release, student seminars and dist/student-bundle
+release: env  ## validate sources, verify references, regenerate homeworks/release and student seminars, build dist/ (wheel + student-bundle.zip)
 	$(PY) -m autograder release
 
 bench: env  ## benchmarks (print figures): hw1 and hw2 references (hw2 against zuko), time to score 1,000 samples
