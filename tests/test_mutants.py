@@ -61,6 +61,9 @@ MUTANTS = {
         "actnorm_log_det_per_channel_only": ("actnorm", "answer_layers",
                                              replace("log_det = self.log_scale.sum() * positions", "log_det = self.log_scale.sum()"),
                                              "ActNorm on images (2, 3, 3): log_det"),
+        "actnorm_scaled_by_variance": ("actnorm", "answer_layers",
+                                       replace("-x.std(dims).clamp_min(1e-3).log()", "-x.var(dims).clamp_min(1e-3).log()"),
+                                       "zero mean and unit variance per channel"),
         "masks_not_alternating": ("model", "answer_realnvp",
                                   replace("AffineCoupling(checkerboard_mask(shape, i % 2), config.hidden)", "AffineCoupling(checkerboard_mask(shape, 0), config.hidden)"),
                                   "do the masks alternate?"),
@@ -101,6 +104,25 @@ def test_check_catches_planted_bug(homework, name, tmp_path):
     [outcome] = result["checks"]
     assert outcome["status"] == "fail", f"{name}: check {check} did not fail: {outcome}"
     assert expected_words in outcome["message"], f"{name}: message does not point at the bug: {outcome['message']}"
+
+
+# Correct solutions that differ from the reference where the spec leaves a choice: each passes the check that
+# judges that choice. (homework, check, answer cell, edit)
+ACCEPTED = {
+    "hw2_actnorm_divides_by_n": ("hw2", "actnorm", "answer_layers", replace("x.std(dims)", "x.std(dims, correction=0)")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_check_accepts_a_choice_the_spec_allows(name, tmp_path):
+    homework, check, cell, edit = ACCEPTED[name]
+    derive_submission(find_homework(homework).source_notebook, tmp_path / "submissions" / f"{name}.ipynb", {cell: edit})
+    done = run_grader("grade", homework, str(tmp_path / "submissions"), "--out", str(tmp_path / "out"),
+                      "--checks", check, "--jobs", "1", "--quiet", "--no-gradebook")
+    assert done.returncode == 0, done.stderr
+    [outcome] = json.loads((tmp_path / "out" / name / "result.json").read_text())["checks"]
+    assert outcome["status"] == "pass", outcome
 
 
 @pytest.mark.parametrize("homework", sorted(MUTANTS))
