@@ -56,6 +56,11 @@ def test_make_release_releases_every_homework(released):
     assert f"student-bundle/{wheel.name}" in zipfile.ZipFile(dist / "student-bundle.zip").namelist()
 
 
+def _fresh_environment() -> dict[str, str]:
+    """This process's environment without what points at the course environment or steers Python, Jupyter or dgm."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "DGM_", "JUPYTER"))}
+
+
 @pytest.fixture(scope="module")
 def student(released, tmp_path_factory) -> tuple[Path, Path]:
     """The published zip unpacked on a 'fresh machine' and the README's laptop recipe run as written: (bundle, venv)."""
@@ -69,7 +74,7 @@ def student(released, tmp_path_factory) -> tuple[Path, Path]:
     commands = [line.split("#")[0].strip() for line in block.splitlines()]
     assert commands[-1] == "jupyter lab", "the recipe ends by starting Jupyter"
     script = " && ".join(c for c in commands[:-1] if c)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "DGM_"))}
+    environment = _fresh_environment()
     environment["PATH"] = os.pathsep.join(p for p in environment["PATH"].split(os.pathsep) if not p.startswith(sys.prefix))
     installed = subprocess.run(["bash", "-c", script], cwd=bundle, env=environment, capture_output=True, text=True, timeout=1800)
     assert installed.returncode == 0, f"{script}\n{installed.stdout[-2000:]}\n{installed.stderr[-3000:]}"
@@ -81,8 +86,7 @@ def _execute(notebook: Path, venv: Path, tmp_path: Path, allow_errors: bool) -> 
     document = nbformat.read(notebook, as_version=4)
     document.cells.insert(0, nbformat.v4.new_code_cell("import sys, dgm, dgm.data\nprint('ENV', sys.prefix, dgm.__file__, dgm.data.data_dir())"))
     nbformat.write(document, notebook)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "DGM_", "JUPYTER"))}
-    environment |= {"PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin", "MPLBACKEND": "Agg", "HOME": str(tmp_path),
+    environment = _fresh_environment() | {"PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin", "MPLBACKEND": "Agg", "HOME": str(tmp_path),
                     "XDG_CACHE_HOME": str(tmp_path / "cache"), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter")}
     command = [str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb",
                "--ExecutePreprocessor.timeout=900", str(notebook), *(["--allow-errors"] if allow_errors else [])]
