@@ -87,10 +87,10 @@ def straight_through(ns, z_e, codebook, upstream) -> dict:
     return result
 
 
-def dead_codes(ns, codebook, usage, bank, z_e, seed) -> dict:
+def dead_codes(ns, codebook, usage, bank, z_e, restart_seed) -> dict:
     """restart_dead_codes on a bank of vectors, then a training-mode and an evaluation-mode forward pass."""
     vq = _quantizer(ns, codebook, usage)
-    restarted = vq.restart_dead_codes(bank, torch.Generator().manual_seed(seed))
+    restarted = vq.restart_dead_codes(bank, torch.Generator().manual_seed(restart_seed))
     result = {"restarted": torch.as_tensor(restarted), "codebook": vq.codebook.detach().clone(), "usage": vq.usage.clone()}
     trained = _quantizer(ns, codebook, usage).train()
     with torch.no_grad():
@@ -111,7 +111,7 @@ class FixedPrior(torch.nn.Module):
 
     def __init__(self, scale: float):
         super().__init__()
-        self.scale = scale
+        self.scale = torch.nn.Parameter(torch.tensor(scale, dtype=torch.float64), requires_grad=False)
 
     def log_prob(self, idx: torch.Tensor) -> torch.Tensor:
         return -self.scale * idx.flatten(1).sum(1).double()
@@ -119,7 +119,7 @@ class FixedPrior(torch.nn.Module):
 
 def _vqvae(ns, config):
     _require(ns, "VQVAE", "VQVAEConfig", "nll_bound")
-    return ns.VQVAE(ns.VQVAEConfig(**config)).double()
+    return ns.VQVAE(ns.VQVAEConfig(**config))
 
 
 def _bottleneck_outputs(ns, model, x, prior_scale) -> dict:
@@ -135,7 +135,7 @@ def _bottleneck_outputs(ns, model, x, prior_scale) -> dict:
 
 
 def bottleneck(ns, config, x, train_x, steps, prior_scale) -> dict:
-    """A small VQ-VAE (float64) fresh and after ``steps`` Adam steps on ``loss``: codes, the decoder's logits
+    """A small VQ-VAE fresh and after ``steps`` Adam steps on ``loss``: codes, the decoder's logits
     of those codes, and what the student's loss, recon_nll and nll_bound say; which parameters loss reaches."""
     model = _vqvae(ns, config)
     result = {"fresh": _bottleneck_outputs(ns, model, x, prior_scale)}
@@ -166,19 +166,21 @@ def _prior(ns, config):
 def prior(ns, tiny, grids, n_samples, config, paired, train_grids, steps) -> dict:
     """A tiny prior with spread weights: log_prob and logits of every grid, samples from its own sample();
     a larger prior fresh and after ``steps`` Adam steps on ``loss``: logits of the grader's paired batch."""
-    model = _prior(ns, tiny)
+    model = _prior(ns, tiny).eval()
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.mul_(3.0)  # far-from-uniform conditionals
         result = {"log_prob": model.log_prob(grids).double(), "logits": model(grids).double(), "samples": model.sample(n_samples)}
-    larger = _prior(ns, config)
+    larger = _prior(ns, config).eval()
     with torch.no_grad():
         result["fresh_logits"] = larger(paired).double()
+    larger.train()
     optimizer = torch.optim.Adam(larger.parameters(), lr=1e-2)
     for _ in range(steps):
         optimizer.zero_grad()
         larger.loss(train_grids).backward()
         optimizer.step()
+    larger.eval()
     with torch.no_grad():
         result["trained_logits"] = larger(paired).double()
     return result
@@ -188,9 +190,10 @@ def prior(ns, tiny, grids, n_samples, config, paired, train_grids, steps) -> dic
 # The grader's recipe
 
 
-def train(ns, dataset, n_levels, config, prior_config, vq_train, prior_train) -> dict:
-    """The grader's recipe: the VQ-VAE on the training images, then the prior on their codes. Returns both
-    models' states and, for the test images, the encoder outputs ``z_e`` (no codes: the grader assigns them)."""
+def train(ns, dataset, n_levels, config, prior_config, vq_train, prior_train, held_out) -> dict:
+    """The grader's recipe: the VQ-VAE on the training images, then the prior on their codes, keeping the epoch
+    with the lowest NLL on the codes of ``held_out`` training images (as the notebook does). Returns both models'
+    states and, for the test images, the encoder outputs ``z_e`` (no codes: the grader assigns them)."""
     _require(ns, "VQVAE", "VQVAEConfig", "CodePrior", "PriorConfig")
     device = dgm.default_device()
     train_levels = dgm.data.to_levels(dgm.data.load_images(dataset, "train").images, n_levels).long()
@@ -201,8 +204,9 @@ def train(ns, dataset, n_levels, config, prior_config, vq_train, prior_train) ->
     with torch.no_grad():
         codes = torch.cat([model.quantizer(model.encode(b.to(device)))["idx"].cpu() for b in train_levels.split(500)])
         z_e = torch.cat([model.encode(b.to(device)).cpu() for b in test_levels.split(500)])
+    order = torch.randperm(len(codes), generator=torch.Generator().manual_seed(0))
     code_prior = ns.CodePrior(ns.PriorConfig(**prior_config)).to(device)
-    dgm.fit(code_prior, codes, dgm.TrainConfig(**prior_train), progress=False)
+    dgm.fit(code_prior, codes[order[held_out:]], dgm.TrainConfig(**prior_train), test_data=codes[order[:held_out]], progress=False)
     return {"vqvae": {k: v.cpu() for k, v in model.state_dict().items()}, "prior": {k: v.cpu() for k, v in code_prior.state_dict().items()},
             "z_e": z_e.double(), "codebook": model.quantizer.codebook.detach().cpu().double()}
 
