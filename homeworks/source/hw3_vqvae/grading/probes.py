@@ -134,6 +134,33 @@ def _bottleneck_outputs(ns, model, x, prior_scale) -> dict:
         }
 
 
+def _loss_weights(model, x) -> dict:
+    """Gradients of loss(x) (evaluation mode, so nothing restarts) with respect to the encoder's output and the
+    codebook, and of the reconstruction NLL (mean per pixel) with respect to z_q at the same codes."""
+    model.eval()
+    captured = {}
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        captured["z_e"] = output
+
+    hook = model.encoder.register_forward_hook(keep)
+    try:
+        model.zero_grad()
+        model.loss(x).backward()
+    finally:
+        hook.remove()
+    z_e = captured["z_e"]
+    with torch.no_grad():
+        idx = model.quantizer(z_e.detach())["idx"]
+    z_q = model.quantizer.codebook.detach()[idx].permute(0, 3, 1, 2).requires_grad_()
+    (recon_grad,) = torch.autograd.grad(F.cross_entropy(model.decode(z_q), x.long()), z_q)
+    codebook_grad = model.quantizer.codebook.grad
+    return {"z_e": z_e.detach(), "idx": idx, "codebook": model.quantizer.codebook.detach().clone(), "recon_grad_z_q": recon_grad,
+            "loss_grad_z_e": torch.zeros_like(z_e) if z_e.grad is None else z_e.grad.detach(),
+            "loss_grad_codebook": torch.zeros_like(model.quantizer.codebook) if codebook_grad is None else codebook_grad.detach().clone()}
+
+
 def bottleneck(ns, config, x, train_x, steps, prior_scale) -> dict:
     """A small VQ-VAE fresh and after ``steps`` Adam steps on ``loss``: codes, the decoder's logits
     of those codes, and what the student's loss, recon_nll and nll_bound say; which parameters loss reaches."""
@@ -151,6 +178,7 @@ def bottleneck(ns, config, x, train_x, steps, prior_scale) -> dict:
         model.loss(train_x).backward()
         optimizer.step()
     result["trained"] = _bottleneck_outputs(ns, model, x, prior_scale)
+    result["weights"] = _loss_weights(model, train_x)
     return result
 
 

@@ -5,7 +5,10 @@ whole source): one with ``torch.cdist`` distances, ``F.mse_loss`` losses, restar
 ``torch.multinomial`` and a residual GELU prior; one with one-hot matrix products for the lookup,
 the reconstruction from ``log_softmax`` and a prior with LeakyReLU and two output layers.
 ``BUGS``: known bugs (answer cell id -> ``(old, new)`` replacement in the reference): a quantizer that
-never restarts dead codes, and a prior that ignores the codes (it sees only zeros).
+never restarts dead codes, and a prior whose logits are all zero (it stays uniform, so the bound is the
+uniform prior's). A prior that ignores the codes (sees only zeros) is no known bug here: it learns
+the codes' frequency at each position, and on 1,437 digits that is within 0.1 bits/dim of the
+correct PixelCNN priors (2.59 against 2.50-2.70, seeds 0-2).
 ``python -m autograder calibrate hw3`` puts each threshold between the worst correct solution and the
 best bug it names, and refuses when none does.
 """
@@ -196,6 +199,6 @@ ALTERNATIVES = {
 
 BUGS = {
     "no_restarts": {"answer_quantizer": ("                self.restart_dead_codes(flat.detach())\n", "")},
-    "prior_ignores_codes": {"answer_prior": ("return self.net(self.embedding(idx).permute(0, 3, 1, 2))  # (B, K, h, w)",
-                                             "return self.net(self.embedding(torch.zeros_like(idx)).permute(0, 3, 1, 2))  # (B, K, h, w)")},
+    "prior_learns_nothing": {"answer_prior": ("return self.net(self.embedding(idx).permute(0, 3, 1, 2))  # (B, K, h, w)",
+                                              "return 0 * self.net(self.embedding(idx).permute(0, 3, 1, 2))  # (B, K, h, w)")},
 }
