@@ -442,7 +442,7 @@ CALIBRATIONS = {
     # (2.50-2.70 over seeds): the bound's threshold is a floor on the whole model, the prior's gain judges the prior.
     "likelihood": Calibration(bound_bits_per_dim, better="lower", margin=0.1),
     "prior_gain": Calibration(prior_gain, better="higher", margin=0.1, bugs=("prior_learns_nothing",), implausible=None),
-    "perplexity": Calibration(codebook_perplexity, better="higher", margin=5.0, bugs=("no_restarts",), implausible=None),
+    "perplexity": Calibration(codebook_perplexity, better="higher", margin=0.1, bugs=("no_restarts",), implausible=None),
     "sample_quality": QualityCalibration(samples, grader_data, margin=0.25),
 }
 
