@@ -85,13 +85,14 @@ def _grade(args) -> int:
     results = grade_all(homework, found, args.out, profile=args.profile, jobs=args.jobs, checks=checks, seconds=args.timeout,
                         gradebook_path=gradebook, progress=not args.quiet)
     if not args.quiet:
-        _print_table(results)
+        _print_table(results, every_check=checks is None)
         print(f"\nresults in {args.out}/" + (f", gradebook {gradebook}" if gradebook else ""))
     return 0
 
 
-def _print_table(results: list[dict]) -> None:
-    """One row per student: autograded points and each check's status, under its full id."""
+def _print_table(results: list[dict], every_check: bool = True) -> None:
+    """One row per student: autograded points and each check's status, under its full id; then how the
+    homework's points split (only when every check ran: with --checks the points are those of the checks run)."""
     graded = [r for r in results if r["status"] == "graded" and r["checks"]]
     ids = [c["id"] for c in graded[0]["checks"]] if graded else []
     width = max(len("student"), *(len(r["student"]) for r in results))
@@ -102,7 +103,7 @@ def _print_table(results: list[dict]) -> None:
             continue
         statuses = {c["id"]: c["status"] for c in r["checks"]}
         print(f"{r['student']:<{width}}  {r['points']:>3g}/{r['max_points']:<3g}  " + "  ".join(f"{statuses.get(i, '-'):<{len(i)}}" for i in ids))
-    if graded:
+    if graded and every_check:
         auto, manual = graded[0]["max_points"], graded[0]["manual_max_points"]
         print(f"\npoints: {auto:g} autograded + {manual:g} by hand (theory, in formgrader) = {auto + manual:g}")
 

@@ -10,6 +10,7 @@ autograder all call it, so a model that trains in the notebook trains the same w
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -34,6 +35,9 @@ class TrainConfig:
         grad_clip: clip the global gradient norm to this value (``None``: no clipping).
         seed: seeds Python, NumPy and torch, and the order of batches.
         max_minutes: stop at the end of the first epoch that ends past this wall-clock budget.
+        keep_best: early stopping: at the end, restore the parameters and buffers of the epoch
+            with the lowest test loss (``fit`` needs ``test_data``, e.g. a held-out part of the
+            training set).
     """
 
     epochs: int = 10
@@ -42,6 +46,7 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     seed: int = 0
     max_minutes: float | None = None
+    keep_best: bool = False
 
 
 @dataclass
@@ -54,6 +59,7 @@ class History:
         steps_per_epoch: to place test points on the step axis.
         epochs: epochs completed.
         seconds: wall-clock training time.
+        best_epoch: the epoch (from 1) whose parameters ``keep_best`` restored, else ``None``.
     """
 
     train: list[float] = field(default_factory=list)
@@ -61,6 +67,7 @@ class History:
     steps_per_epoch: int = 1
     epochs: int = 0
     seconds: float = 0.0
+    best_epoch: int | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -123,6 +130,8 @@ def fit(
         FloatingPointError: the loss became NaN or infinite (the step is named).
     """
     config = config or TrainConfig()
+    if config.keep_best and test_data is None:
+        raise ValueError("keep_best needs test_data: the epoch with the lowest test loss is kept")
     seed_everything(config.seed)
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -132,6 +141,7 @@ def fit(
     steps_per_epoch = math.ceil(n / config.batch_size)
     history = History(steps_per_epoch=steps_per_epoch)
 
+    best_state = None
     started = time.perf_counter()
     bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, desc="training", leave=False)
     model.train()
@@ -153,9 +163,13 @@ def fit(
         if test_data is not None:
             history.test.append(evaluate(model, test_data))
             bar.set_postfix(loss=f"{history.train[-1]:.4f}", test=f"{history.test[-1]:.4f}")
+            if config.keep_best and history.test[-1] <= min(history.test):
+                best_state, history.best_epoch = copy.deepcopy(model.state_dict()), epoch + 1
         history.epochs, history.seconds = epoch + 1, time.perf_counter() - started
         if config.max_minutes is not None and history.seconds > 60 * config.max_minutes:
             break
     bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return history

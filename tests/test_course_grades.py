@@ -55,6 +55,8 @@ def test_grade_table_shows_full_check_ids_and_how_the_points_add_up(capsys):
     assert "masked_conv" in printed and "sample_quality" in printed
     assert "broken" in printed and "the notebook is not JSON" in printed
     assert "11 autograded + 4 by hand (theory, in formgrader) = 15" in printed
+    _print_table([_result("ann")], every_check=False)
+    assert "by hand" not in capsys.readouterr().out, "with --checks the points are those of the checks run, not the homework's"
 
 
 def test_feedback_prints_counts_as_integers_and_the_point_split():

@@ -15,6 +15,7 @@ from autograder.homework import find_homework
 from autograder.notebook import grade_cells, read_notebook
 
 HW2_BUGS = variants(find_homework("hw2")).BUGS
+HW3_BUGS = variants(find_homework("hw3")).BUGS
 
 MUTANTS = {
     # homework: {name: (check it targets, answer cell, planted bug, words the message must contain)}
@@ -87,6 +88,42 @@ MUTANTS = {
                                   "is every scale's log-det counted?"),
         "samples_are_noise": ("sample_quality", "answer_dequantization",
                               replace("        return levels / (self.n_levels - 1)\n", "        return torch.rand_like(levels)\n"), "FID against the test set"),
+    },
+    "hw3": {
+        "kl_without_minus_one": ("kl", "answer_gaussian", replace("mu.pow(2) - 1 - log_var", "mu.pow(2) - log_var"), "the -1 per dimension is missing"),
+        "sigma_is_variance": ("reparameterization", "answer_gaussian", replace("torch.exp(0.5 * log_var) * eps", "torch.exp(log_var) * eps"),
+                              "sigma is exp(log_var / 2)"),
+        "naive_log_mean_exp": ("iwae", "answer_gaussian", replace("torch.logsumexp(log_weights, dim=1) - math.log(log_weights.shape[1])",
+                                                                  "log_weights.exp().mean(1).log()"), "use torch.logsumexp"),
+        "dot_product_nearest": ("nearest_code", "answer_quantizer",
+                                replace("distances = z.pow(2).sum(1, keepdim=True) - 2 * z @ self.codebook.T + self.codebook.pow(2).sum(1)",
+                                        "distances = -(z @ self.codebook.T)"), "largest dot product"),
+        "flatten_without_permute": ("straight_through", "answer_quantizer",
+                                    replace("flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)", "flat = z_e.reshape(-1, d)"), "permute to (B, h, w, D) first"),
+        "codebook_loss_moves_encoder": ("straight_through", "answer_quantizer",
+                                        replace("codebook_loss = (flat.detach() - e).pow(2).mean()", "codebook_loss = (flat - e).pow(2).mean()"),
+                                        "the codebook loss must not move the encoder"),
+        "dead_at_the_threshold": ("dead_codes", "answer_quantizer", replace("(self.usage < self.dead_below)", "(self.usage <= self.dead_below)"),
+                                  "a usage equal to dead_below is not dead"),
+        "restart_with_replacement": ("dead_codes", "answer_quantizer",
+                                     replace("rows = torch.randperm(len(z), generator=generator, device=z.device if generator is None else \"cpu\").to(z.device)",
+                                             "rows = torch.randint(len(z), (len(dead),), generator=generator).to(z.device)"),
+                                     "put two dead codes on the same encoder output"),
+        "beta_on_the_codebook_loss": ("bottleneck", "answer_vqvae",
+                                      replace('return reconstruction + out["codebook_loss"] + self.config.beta * out["commitment_loss"]',
+                                              'return reconstruction + self.config.beta * out["codebook_loss"] + out["commitment_loss"]'),
+                                      "beta on the commitment term only"),
+        "recon_from_z_e": ("bottleneck", "answer_vqvae", replace('logits = self.decode(self.quantizer(self.encode(x))["z_q"])',
+                                                                 "logits = self.decode(self.encode(x))"), "decode z_q, not z_e"),
+        "prior_first_layer_type_b": ("prior", "answer_prior", replace('layers = [MaskedConv2d(h, h, k, "A")]', 'layers = [MaskedConv2d(h, h, k, "B")]'),
+                                     "is the first layer type A"),
+        # After the grader's recipe: the known bug calibration measures, and a prior that sees the code it predicts,
+        # whose bound would be far better than any correct solution's (the pairs catch it first).
+        "no_restarts": ("likelihood", "answer_quantizer", HW3_BUGS["no_restarts"]["answer_quantizer"], "do dead codes restart?"),
+        "trained_prior_sees_itself": ("likelihood", "answer_prior", replace('layers = [MaskedConv2d(h, h, k, "A")]', 'layers = [MaskedConv2d(h, h, k, "B")]'),
+                                      "the prior: the logits at position"),
+        "loss_without_reconstruction": ("sample_quality", "answer_vqvae", replace("return reconstruction + out", "return 0 * reconstruction + out"),
+                                        "FID against the test set"),
     },
 }
 CASES = [(homework, name) for homework, table in MUTANTS.items() for name in sorted(table)]

@@ -32,6 +32,16 @@ def test_fit_learns_and_records_history():
     assert history.test[-1] < history.test[0]
 
 
+def test_keep_best_restores_the_epoch_with_the_lowest_test_loss():
+    train, test = torch.full((64, 2), 3.0), torch.zeros(8, 2)  # training pulls the mean away from the test data
+    model = GaussianMean()
+    history = dgm.fit(model, train, dgm.TrainConfig(epochs=10, batch_size=64, lr=0.1, keep_best=True), test_data=test, progress=False)
+    assert history.best_epoch == 1 and history.test[0] == min(history.test) < history.test[-1]
+    assert math.isclose(dgm.training.evaluate(model, test), history.test[0], rel_tol=1e-6), "the first epoch's parameters are back"
+    with pytest.raises(ValueError, match="keep_best needs test_data"):
+        dgm.fit(GaussianMean(), train, dgm.TrainConfig(keep_best=True), progress=False)
+
+
 def test_fit_is_deterministic():
     data = torch.randn(100, 2)
     runs = [dgm.fit(GaussianMean(), data, dgm.TrainConfig(epochs=3, batch_size=7, seed=5), progress=False).train for _ in range(2)]

@@ -21,10 +21,9 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import stats
-
 import dgm
-from autograder import quality
+from autograder import evidence, quality
+from autograder.evidence import chi_square_p_value, unpaired
 from autograder.calibrate import Calibration, QualityCalibration
 from autograder.harness import GRADER_SEED
 
@@ -92,27 +91,9 @@ def _pixel(index: int, width: int) -> tuple[int, int]:
 
 
 def paired_batch(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each image and a copy that agrees with it before a random cut, shuffled.
-
-    The copy of image n flips its pixel at raster position ``cuts[n]`` and redraws every later pixel
-    at random. Shapes: ``images (N, 1, H, W)`` -> ``inputs (2N, 1, H, W)``, ``order (2N,)``, ``cuts (N,)``,
-    where ``inputs[k]`` is ``images`` followed by the copies, at position ``order[k]``.
-    """
-    flat = images.flatten(1)  # (N, HW)
-    n, dims = flat.shape
-    cuts = torch.randint(0, dims, (n,), generator=generator)
-    after = torch.arange(dims) > cuts[:, None]
-    copies = torch.where(after, torch.bernoulli(torch.full_like(flat, 0.5), generator=generator), flat)
-    copies[torch.arange(n), cuts] = 1 - flat[torch.arange(n), cuts]
-    order = torch.randperm(2 * n, generator=generator)
-    return torch.cat([flat, copies])[order].reshape(2 * n, *images.shape[1:]), order, cuts
-
-
-def unpaired(outputs: torch.Tensor, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Undo the shuffle of :func:`paired_batch`: outputs of the images, outputs of their copies."""
-    restored = torch.empty_like(outputs)
-    restored[order] = outputs
-    return restored.chunk(2)
+    """Each binary image and a copy that agrees with it before a random cut, shuffled (see
+    :func:`autograder.evidence.paired_batch`): ``images (N, 1, H, W)`` -> ``inputs (2N, 1, H, W)``, ``order``, ``cuts``."""
+    return evidence.paired_batch(images, 2, generator)
 
 
 def causality_violation(logits: torch.Tensor, copy_logits: torch.Tensor, cuts: torch.Tensor, width: int) -> str | None:
@@ -120,16 +101,13 @@ def causality_violation(logits: torch.Tensor, copy_logits: torch.Tensor, cuts: t
 
     Shapes: ``logits``, ``copy_logits`` ``(N, 1, H, W)``, ``cuts (N,)``.
     """
-    logits, copy_logits = logits.double().flatten(1), copy_logits.double().flatten(1)
-    change = (logits - copy_logits).abs() / (1 + logits.abs())
-    up_to_cut = torch.arange(logits.shape[1]) <= cuts[:, None]
-    bad = torch.argwhere(~(change <= PAIR_TOLERANCE) & up_to_cut)  # "not <=" also catches NaN
-    if not len(bad):
+    found = evidence.causality_violation(logits, copy_logits, cuts, PAIR_TOLERANCE)
+    if found is None:
         return None
-    n, p = bad[0].tolist()
-    return (f"the logit of pixel {_pixel(p, width)} changes (from {logits[n, p]:.3f} to {copy_logits[n, p]:.3f}) when pixel "
-            f"{_pixel(cuts[n], width)}, at or after it in raster order, changes ({len(bad[:, 0].unique())} of {len(cuts)} "
-            f"test images)")
+    n, p, cut, affected = found
+    before, after = logits.double().flatten(1)[n, p], copy_logits.double().flatten(1)[n, p]
+    return (f"the logit of pixel {_pixel(p, width)} changes (from {before:.3f} to {after:.3f}) when pixel "
+            f"{_pixel(cut, width)}, at or after it in raster order, changes ({affected} of {len(cuts)} test images)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,27 +273,6 @@ def test_sampling(submission):
         f"e.g. image {index_to_bits(worst, h * w)} came {int(observed[worst])} times, expected {expected[worst]:.0f}): "
         f"sample pixels one at a time in raster order, feeding each sampled pixel back before predicting the next"
     )
-
-
-def chi_square_p_value(observed: torch.Tensor, expected: torch.Tensor) -> float:
-    """Pearson's chi-square test of counts against expected counts (float64, one bin per configuration).
-
-    Configurations expected fewer than 5 times are pooled into one bin, and the least expected of the
-    others join it until it too is expected at least 5 times, so that the chi-square approximation
-    holds for every bin (a pooled bin expected 0.02 times would fail a correct sampler 1-2 % of the time).
-    """
-    order = expected.argsort()
-    ascending = expected[order]
-    pooled = (ascending < 5) | (ascending.cumsum(0) - ascending < 5)  # the rare ones, then the smallest until 5 in all
-    if pooled.any() and pooled.all():
-        raise ValueError("fewer than 5 expected counts in all: too few draws for a chi-square test")
-    observed_bins, expected_bins = [observed[order][~pooled]], [expected[order][~pooled]]
-    if pooled.any():
-        observed_bins.append(observed[order][pooled].sum(0, keepdim=True))
-        expected_bins.append(expected[order][pooled].sum(0, keepdim=True))
-    observed_pooled, expected_pooled = torch.cat(observed_bins).numpy(), torch.cat(expected_bins).numpy()
-    expected_pooled = expected_pooled * observed_pooled.sum() / expected_pooled.sum()
-    return float(stats.chisquare(observed_pooled, expected_pooled).pvalue)
 
 
 def index_to_bits(index: torch.Tensor, n: int) -> str:
