@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .homework import COURSE_DIR, PROFILES, all_homeworks, find_homework
+from .homework import COURSE_DIR, PROFILES, SMOKE, all_homeworks, find_homework
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("homework", help="homework key or folder name, e.g. hw1 or hw1_pixelcnn")
     grade.add_argument("submissions", type=Path, help="folder of submissions")
     grade.add_argument("--profile", choices=PROFILES, default="quick", help="quick: CPU, embedded data; full: GPU, MNIST (default: quick)")
+    grade.add_argument("--smoke", action="store_true", help="with --profile full: a CPU smoke run of the full recipe (300 "
+                       "images, one epoch, 16 samples), values shown but judged against no threshold")
     grade.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default: 2)")
     grade.add_argument("--out", type=Path, required=True, help="folder for results and feedback")
     grade.add_argument("--checks", help="comma-separated check ids to run (default: all)")
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         "value and provenance in source/<hw>/grading/thresholds.json."))
     calibrate.add_argument("homework")
     calibrate.add_argument("--profile", choices=PROFILES, default="quick")
+    calibrate.add_argument("--smoke", action="store_true", help="with --profile full: run the calibration on the smoke "
+                           "recipe and print its tables; nothing is written")
     calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     calibrate.add_argument("--only", nargs="+", help="names of the calibrations to run (default: all)")
 
@@ -64,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     course.add_argument("--out", type=Path, required=True, help="CSV file to write")
 
     args = parser.parse_args(argv)
+    if getattr(args, "smoke", False):
+        if args.profile != "full":
+            parser.error("--smoke shrinks the full profile's recipe: use it with --profile full")
+        args.profile = SMOKE
     return {"grade": _grade, "release": _release, "calibrate": _calibrate, "course": _course}[args.command](args)
 
 

@@ -41,7 +41,7 @@ import torch
 
 from . import quality
 from .harness import GRADER_SEED, Submission
-from .homework import REPO_ROOT, Homework
+from .homework import REPO_ROOT, SMOKE, Homework
 from .notebook import CellEdit, build_program, edit_cells, read_notebook
 
 REFERENCE = "reference"
@@ -119,17 +119,17 @@ class QualityCalibration:
 
     Attributes:
         samples: ``samples(submission, seed) -> (N, C, H, W)``, samples of a trained solution.
-        data: ``data(profile) -> GraderData``, the grader's images for that profile.
+        data: ``data(submission) -> GraderData``, the grader's images for the submission's profile.
         margin: relative slack on the worst correct value (absolute for shares near 0).
     """
 
     samples: Callable[[Submission, int], torch.Tensor]
-    data: Callable[[str], quality.GraderData]
+    data: Callable[[Submission], quality.GraderData]
     margin: float
 
     def calibrate(self, solutions: Solutions, seeds: list[int]) -> dict:
         reference = solutions.correct[REFERENCE]
-        data = self.data(reference.profile)
+        data = self.data(reference)
         values = {
             f"{name}, seed {seed}": quality.measure(data, self.samples(submission, seed))
             for name, submission in solutions.correct.items() for seed in seeds
@@ -215,7 +215,11 @@ def threshold_from(values: list[float], better: str, margin: float, min_slack: f
 
 
 def calibrate(homework: Homework, profile: str, seeds: list[int], names: list[str] | None = None) -> dict:
-    """Measure every calibration of ``homework`` on its correct solutions and known bugs; update ``thresholds.json``."""
+    """Measure every calibration of ``homework`` on its correct solutions and known bugs; update ``thresholds.json``.
+
+    A smoke run (profile ``"smoke"``) measures and prints the same tables on the shrunk full recipe, reports
+    instead of raising when nothing separates the correct solutions from the bugs (one epoch rarely does),
+    and writes nothing: smoke thresholds are never stored."""
     calibrations = load_checks(homework).CALIBRATIONS
     measured = solutions(homework, profile)
     thresholds = homework.thresholds()
@@ -224,6 +228,12 @@ def calibrate(homework: Homework, profile: str, seeds: list[int], names: list[st
         if names and name not in names:
             continue
         print(f"{homework.key} {name} [{profile}]")
+        if profile == SMOKE:
+            try:
+                calibration.calibrate(measured, seeds)
+            except ValueError as problem:
+                print(f"  (smoke run, not a finding: {problem})")
+            continue
         record = calibration.calibrate(measured, seeds)
         thresholds.setdefault(name, {})[profile] = {**record, "provenance": _provenance(homework, profile, seeds)}
         homework.thresholds_file.write_text(json.dumps(thresholds, indent=2) + "\n")

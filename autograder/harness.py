@@ -29,7 +29,7 @@ import torch
 import dgm
 
 from . import sandbox
-from .homework import REPO_ROOT, Homework
+from .homework import REPO_ROOT, SMOKE, Homework
 from .notebook import Program, UngradableNotebook, build_program, grade_cells, grader_introspection, read_notebook
 
 GRADER_SEED = 0
@@ -38,7 +38,30 @@ only which inputs are paired, and how they are shuffled (:meth:`Submission.priva
 from one grading to the next, which changes nothing for a correct solution."""
 
 DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)}
+DEFAULT_LIMITS[SMOKE] = DEFAULT_LIMITS["full"]
 """Per probe: CPU seconds (one torch thread) and memory; the wall-clock backstop is several times larger."""
+
+SMOKE_IMAGES, SMOKE_SAMPLES = 300, 16
+"""A smoke run's share of the full recipe: the first images of each split, and samples drawn."""
+
+
+def smoke_recipe(recipe: dict) -> dict:
+    """The full ``recipe`` shrunk for a CPU smoke run: every ``dataset`` to its first :data:`SMOKE_IMAGES`
+    images per split (``"mnist"`` -> ``"mnist[:300]"``), every ``epochs`` to 1, every ``n_samples`` to at
+    most :data:`SMOKE_SAMPLES`; then the recipe's own ``"smoke"`` entries (nested dicts merged), for what
+    only the homework knows how to shrink (e.g. a held-out share of the training images)."""
+
+    rules = {"dataset": lambda name: f"{name}[:{SMOKE_IMAGES}]", "epochs": lambda epochs: 1, "n_samples": lambda n: min(n, SMOKE_SAMPLES)}
+
+    def shrink(part):
+        if not isinstance(part, dict):
+            return part
+        return {key: rules[key](value) if key in rules else shrink(value) for key, value in part.items() if key != "smoke"}
+
+    def merge(base: dict, override: dict) -> dict:
+        return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v for k, v in override.items()}}
+
+    return merge(shrink(recipe), recipe.get("smoke", {}))
 
 
 class ProbeFailed(Exception):
@@ -60,7 +83,7 @@ class Submission:
     Attributes:
         program: the graded program.
         homework: the homework being graded.
-        profile: ``"quick"`` or ``"full"``.
+        profile: ``"quick"``, ``"full"`` or ``"smoke"`` (the full recipe shrunk, judged against no threshold).
         default_seconds: CPU-time limit of probes that do not set their own (default: the profile's).
         artifacts: images the checks want shown in the feedback (name -> ``(N, C, H, W)`` tensor).
         metrics: measured values shown in the feedback (name -> dict with value, threshold, ...).
@@ -113,6 +136,16 @@ class Submission:
         digest = hashlib.sha256(f"{self._secret}:{purpose}:{seed}".encode()).digest()
         return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
+    @property
+    def smoke(self) -> bool:
+        """Is this a CPU smoke run of the full profile (values shown, no threshold judged)?"""
+        return self.profile == SMOKE
+
+    def recipe(self, recipes: dict[str, dict]) -> dict:
+        """This profile's entry of a homework's ``RECIPES`` (``{"quick": ..., "full": ...}``); in a smoke
+        run, :func:`smoke_recipe` of the full one."""
+        return smoke_recipe(recipes["full"]) if self.smoke else recipes[self.profile]
+
     def threshold(self, name: str) -> dict:
         """The calibrated threshold record ``name`` for this profile (see ``thresholds.json``)."""
         record = self.homework.thresholds().get(name, {}).get(self.profile)
@@ -124,7 +157,11 @@ class Submission:
         return record
 
     def compare(self, label: str, value: float, name: str) -> dict:
-        """Show ``value`` in the feedback as ``label`` beside calibrated threshold ``name``; return that record."""
+        """Show ``value`` in the feedback as ``label`` beside calibrated threshold ``name``; return that record
+        (``None`` in a smoke run, which shows the value beside no threshold)."""
+        if self.smoke:
+            self.metrics[label] = {"value": value, "threshold": None, "better": None, "reference": None}
+            return None
         record = self.threshold(name)
         self.metrics[label] = {"value": value, "threshold": record["threshold"], "better": record["better"], "reference": record["reference"]}
         return record
@@ -137,8 +174,10 @@ class Submission:
         ``what`` starts the messages, e.g. "after the grader's recipe the test NLL".
         """
         record = self.compare(label, value, name)
-        lower = record["better"] == "lower"
         assert math.isfinite(value), f"{what} is not finite ({value}): NaN or infinite outputs"
+        if record is None:
+            return
+        lower = record["better"] == "lower"
         bound = record.get("implausible")
         if bound is not None:
             assert (value >= bound) if lower else (value <= bound), (

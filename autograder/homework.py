@@ -20,6 +20,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COURSE_DIR = REPO_ROOT / "homeworks"
 PROFILES = ("quick", "full")
+SMOKE = "smoke"
+"""The profile of a CPU smoke run of the full profile (``--profile full --smoke``): the full recipe on a
+few hundred images for one epoch (:func:`autograder.harness.smoke_recipe`), measured but judged against
+no threshold, so the full profile's code path is tested without a GPU."""
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,9 @@ class GraderData:
 
     @classmethod
     def load(cls, dataset: str, binarised: bool) -> GraderData:
+        """The train and test images of ``dataset`` (e.g. ``"mnist"``, or ``"mnist[:300]"`` in a smoke run)."""
         prepare = dgm.binarize if binarised else (lambda x: x)
-        return cls(dataset, prepare(dgm.data.load_images(dataset, "train").images), prepare(dgm.data.load_images(dataset, "test").images))
+        return cls(dgm.data.parse_name(dataset)[0], prepare(dgm.data.load_images(dataset, "train").images), prepare(dgm.data.load_images(dataset, "test").images))
 
 
 def measure(data: GraderData, samples: Tensor, real: Tensor | None = None) -> dict[str, float]:
@@ -170,8 +171,11 @@ def check_samples(submission, data: GraderData, samples: Tensor) -> None:
         data: the grader's images.
         samples: samples the grader drew from the student's trained model.
     """
-    record = submission.threshold("sample_quality")
     values = measure(data, samples)
+    if submission.smoke:
+        submission.metrics.update({name: {"value": value, "threshold": None, "better": GATES.get(name), "reference": None} for name, value in values.items()})
+        return
+    record = submission.threshold("sample_quality")
     for name, value in values.items():
         submission.metrics[name] = {"value": value, "threshold": record["thresholds"].get(name), "better": GATES.get(name), "reference": record["reference"][name]}
     problems = failures(values, record["thresholds"])

@@ -17,6 +17,8 @@ import torch
 
 from dgm.plots import grid_png
 
+from .homework import SMOKE
+
 STATUS_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#ef6c00", "timeout": "#6a1b9a"}
 
 
@@ -56,6 +58,9 @@ def feedback_html(result: dict, images: dict[str, bytes]) -> str:
         for name, png in images.items()
     )
     banner = f"<p class='banner'>{e(result['message'])}</p>" if result["message"] else ""
+    if result["profile"] == SMOKE:
+        banner += ("<p class='banner'>A smoke run: the full profile's recipe on a few hundred images for one epoch, to show that "
+                   "it runs. Measured values are shown but judged against no threshold, so these points are not a grade.</p>")
     metrics_table = (
         f"<h2>Measured by the grader</h2><table><tr><th>metric</th><th>yours</th><th>needed</th><th>reference</th></tr>{metrics}</table>"
         if metrics else ""
@@ -84,8 +89,10 @@ def _needed(metric: dict) -> str:
     return f"{'at most' if metric['better'] == 'lower' else 'at least'} {_number(metric['threshold'])}"
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
     """A measured value for people: counts (e.g. classes covered) as integers, the rest to 3 decimals."""
+    if value is None:
+        return "-"
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
 
 

@@ -82,3 +82,13 @@ def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
     assert data.data_dir() == tmp_path
     monkeypatch.delenv("DGM_DATA")
     assert data.data_dir() == Path(data.__file__).resolve().parent.parent / "data"
+
+
+def test_a_subset_is_the_first_images_of_the_split():
+    whole, first = data.load_images("digits", "test"), data.load_images("digits[:5]", "test")
+    assert torch.equal(first.images, whole.images[:5]) and torch.equal(first.labels, whole.labels[:5])
+    assert first.name == "digits[:5]/test"
+    assert data.parse_name("fashion_mnist[:300]") == ("fashion_mnist", 300) and data.parse_name("mnist") == ("mnist", None)
+    for malformed in ("mnist[:0]", "mnist[:07]", "mnist[3]", "mnist[:]", "mn ist"):
+        with pytest.raises(ValueError, match="malformed dataset name"):
+            data.parse_name(malformed)

@@ -51,6 +51,8 @@ RECIPES = {
         "train": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "seed": 0},
         "n_samples": 5000,
         "seconds": 900,  # CPU seconds of the GPU runner's worker
+        # A CPU smoke run evaluates in float64 what a GPU does in seconds: a narrower, shallower PixelCNN.
+        "smoke": {"config": {"hidden_channels": 16, "n_layers": 3}},
     },
 }
 
@@ -286,7 +288,7 @@ def trained_model_outputs(submission, seed: int) -> dict:
     same logits up to their cut: only then do the logits define a normalised distribution whose test
     NLL means anything, and only then are the samples those of an autoregressive model.
     """
-    recipe = RECIPES[submission.profile]
+    recipe = submission.recipe(RECIPES)
     test_images = dgm.binarize(dgm.data.load_images(recipe["dataset"], "test").images)
     inputs, order, cuts = paired_batch(test_images, submission.private_generator("pairs", seed))
     result = submission.probe(
@@ -316,8 +318,8 @@ def trained_samples(submission, seed: int) -> torch.Tensor:
     return trained_model_outputs(submission, seed)["samples"]
 
 
-def grader_data(profile: str) -> quality.GraderData:
-    return quality.GraderData.load(RECIPES[profile]["dataset"], binarised=True)
+def grader_data(submission) -> quality.GraderData:
+    return quality.GraderData.load(submission.recipe(RECIPES)["dataset"], binarised=True)
 
 
 CALIBRATIONS = {
@@ -327,7 +329,7 @@ CALIBRATIONS = {
 
 
 def test_likelihood(submission):
-    recipe = RECIPES[submission.profile]
+    recipe = submission.recipe(RECIPES)
     submission.judge("test NLL (nats/image)", likelihood_nll(submission, GRADER_SEED), "likelihood",
                      f"after the grader's training recipe ({recipe['train']['epochs']} epochs on {recipe['dataset']}), the test NLL in nats per image")
 
@@ -335,4 +337,4 @@ def test_likelihood(submission):
 def test_sample_quality(submission):
     samples = trained_samples(submission, GRADER_SEED)
     assert ((samples == 0) | (samples == 1)).all(), "samples of the trained model are not binary images"
-    quality.check_samples(submission, grader_data(submission.profile), samples)
+    quality.check_samples(submission, grader_data(submission), samples)

@@ -26,10 +26,14 @@ TOY = {"toy": "moons", "n_train": 4000, "n_test": 2000, "config": {"n_couplings"
        "train": {"epochs": 40, "batch_size": 128, "lr": 3e-3, "seed": 0}, "n_samples": 2000}
 RECIPES = {
     "quick": {"dataset": "digits", "n_levels": 17, "config": {"n_couplings": 4, "hidden": 32},
-              "train": {"epochs": 30, "batch_size": 64, "lr": 2e-3, "seed": 0}, "n_samples": 1000, "seconds": 240},
+              "train": {"epochs": 30, "batch_size": 64, "lr": 2e-3, "seed": 0}, "n_samples": 1000, "n_verified": 4, "seconds": 240},
     "full": {"dataset": "mnist", "n_levels": 256, "config": {"n_couplings": 6, "hidden": 128},
-             "train": {"epochs": 20, "batch_size": 128, "lr": 1e-3, "seed": 0}, "n_samples": 5000, "seconds": 900},
+             "train": {"epochs": 20, "batch_size": 128, "lr": 1e-3, "seed": 0}, "n_samples": 5000, "n_verified": 4, "seconds": 900,
+             # A CPU smoke run evaluates in float64 what a GPU does in seconds: a narrower flow, one test image verified.
+             "smoke": {"config": {"hidden": 16}, "n_verified": 1}},
 }
+"""The grader's recipe. ``n_verified`` test images get finite-difference pairs along every one of their D directions
+(2 D extra inputs each), which check their log-determinants."""
 STRUCTURE_STEPS = 20
 """Adam steps the structure probes take from a module's initialisation before measuring it a second time."""
 TRAINED = f"after {STRUCTURE_STEPS} Adam steps from its initialisation"
@@ -363,10 +367,10 @@ def image_outputs(submission, seed: int) -> dict:
     """The grader's recipe on images, verified (see :func:`verified_flow`) at the test images, which the
     grader dequantizes with its own noise into logit space, 4 of them with central-difference pairs;
     also the test levels, that noise and the samples."""
-    recipe = RECIPES[submission.profile]
+    recipe = submission.recipe(RECIPES)
     levels = dgm.data.to_levels(dgm.data.load_images(recipe["dataset"], "test").images, recipe["n_levels"])
     noise = torch.rand(levels.shape, generator=torch.Generator().manual_seed(1234), dtype=torch.float64)
-    batch = EvaluationBatch.build(submission.private_generator("images", seed), dequantized(levels, noise, recipe["n_levels"]), n_verified=4)
+    batch = EvaluationBatch.build(submission.private_generator("images", seed), dequantized(levels, noise, recipe["n_levels"]), recipe["n_verified"])
     found = submission.probe(
         "train_images", seconds=recipe["seconds"], seed=seed, inputs={"y": batch.inputs}, dataset=recipe["dataset"],
         n_levels=recipe["n_levels"], config=recipe["config"], train={**recipe["train"], "seed": seed}, n_samples=recipe["n_samples"],
@@ -378,7 +382,7 @@ def image_outputs(submission, seed: int) -> dict:
 
 def image_bpd(submission, seed: int) -> float:
     """Test bits per dimension, computed by the grader from the verified z and log-dets at its own noise."""
-    recipe = RECIPES[submission.profile]
+    recipe = submission.recipe(RECIPES)
     outputs = image_outputs(submission, seed)
     log_likelihood = log_density(outputs) + logit_log_det(outputs["levels"], outputs["noise"], recipe["n_levels"])
     return -log_likelihood.mean().item() / (outputs["levels"][0].numel() * math.log(2))
@@ -388,8 +392,8 @@ def image_samples(submission, seed: int) -> torch.Tensor:
     return image_outputs(submission, seed)["samples"]
 
 
-def grader_data(profile: str) -> quality.GraderData:
-    return quality.GraderData.load(RECIPES[profile]["dataset"], binarised=False)
+def grader_data(submission) -> quality.GraderData:
+    return quality.GraderData.load(submission.recipe(RECIPES)["dataset"], binarised=False)
 
 
 CALIBRATIONS = {
@@ -403,10 +407,10 @@ CALIBRATIONS = {
 
 
 def test_likelihood(submission):
-    recipe = RECIPES[submission.profile]
+    recipe = submission.recipe(RECIPES)
     submission.judge("test bits per dimension", image_bpd(submission, GRADER_SEED), "likelihood",
                      f"{_image_what(recipe)} the test set's cost in bits per dimension")
 
 
 def test_sample_quality(submission):
-    quality.check_samples(submission, grader_data(submission.profile), image_samples(submission, GRADER_SEED))
+    quality.check_samples(submission, grader_data(submission), image_samples(submission, GRADER_SEED))
