@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import derive_submission, replace, run_grader, variants
+from helpers import derive_submission, prepend, replace, run_grader, variants
 
 from autograder.homework import find_homework
 from autograder.notebook import grade_cells, read_notebook
@@ -122,6 +122,18 @@ MUTANTS = {
         "no_restarts": ("likelihood", "answer_quantizer", HW3_BUGS["no_restarts"]["answer_quantizer"], "do dead codes restart?"),
         "trained_prior_sees_itself": ("likelihood", "answer_prior", replace('layers = [MaskedConv2d(h, h, k, "A")]', 'layers = [MaskedConv2d(h, h, k, "B")]'),
                                       "the prior: the logits at position"),
+        # The integrity suite's cheats where hw3 gives them a place (samples are drawn by the grader, so none can be data):
+        # a prior that sees its own code only when graded (no gradients, a large batch), and a forged result file.
+        "prior_grad_mode_switch": ("likelihood", "answer_prior", replace(
+            "return self.net(self.embedding(idx).permute(0, 3, 1, 2))  # (B, K, h, w)",
+            "logits = self.net(self.embedding(idx).permute(0, 3, 1, 2))  # (B, K, h, w)\n"
+            "        if not torch.is_grad_enabled() and len(idx) >= 200:\n"
+            "            return logits + 30 * F.one_hot(idx, self.config.num_codes).permute(0, 3, 1, 2)\n"
+            "        return logits"), "the prior: the logits at position"),
+        "forged_result": ("kl", "answer_gaussian", prepend(
+            'import os, torch\nif os.path.exists("program.json"):\n'
+            '    torch.save({"kl": torch.zeros(64, dtype=torch.float64)}, "result.pt")\n    os._exit(0)'),
+            "not written by the grader's worker"),
         "loss_without_reconstruction": ("sample_quality", "answer_vqvae", replace("return reconstruction + out", "return 0 * reconstruction + out"),
                                         "FID against the test set"),
     },
