@@ -50,6 +50,7 @@ __all__ = [
     "stochastic_binarize",
     "to_levels",
     "toy2d",
+    "eight_gaussians_modes",
     "TOY_DATASETS",
 ]
 
@@ -334,6 +335,12 @@ EIGHT_GAUSSIANS_RADIUS, EIGHT_GAUSSIANS_STD = 2.0, 0.02
 (the layout of Gulrajani et al.'s toy experiments)."""
 
 
+def eight_gaussians_modes() -> Tensor:
+    """The centres ``(8, 2)`` of ``toy2d("eight_gaussians")``: ``2 (cos k pi/4, sin k pi/4)``, k = 0..7."""
+    angle = torch.arange(8) * (math.pi / 4)
+    return EIGHT_GAUSSIANS_RADIUS * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+
+
 def toy2d(name: str, n: int, seed: int = 0) -> Tensor:
     """``n`` points ``(n, 2)`` of a 2D toy distribution, roughly within ``[-3, 3]^2``.
 
@@ -366,8 +373,7 @@ def toy2d(name: str, n: int, seed: int = 0) -> Tensor:
         offset = torch.rand(n, 2, generator=generator)
         return (torch.stack([col, row], 1) + offset) * 1.5 - 3
     if name == "eight_gaussians":
-        angle = torch.randint(0, 8, (n,), generator=generator) * (math.pi / 4)
-        centres = EIGHT_GAUSSIANS_RADIUS * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+        centres = eight_gaussians_modes()[torch.randint(0, 8, (n,), generator=generator)]
         return centres + EIGHT_GAUSSIANS_STD * torch.randn(n, 2, generator=generator)
     if name == "swiss_roll":
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))  # angle in [1.5 pi, 4.5 pi]

@@ -105,8 +105,9 @@ def test_toys_are_seeded_and_within_the_plotting_box(name):
 
 def test_eight_gaussians_put_an_eighth_of_the_points_near_each_mode():
     points = data.toy2d("eight_gaussians", 8000, seed=0).double()
-    angle = torch.arange(8, dtype=torch.float64) * math.pi / 4
-    modes = data.EIGHT_GAUSSIANS_RADIUS * torch.stack([angle.cos(), angle.sin()], 1)
+    modes = data.eight_gaussians_modes().double()
+    assert torch.allclose(modes.norm(dim=1), torch.full((8,), data.EIGHT_GAUSSIANS_RADIUS, dtype=torch.float64))
+    assert torch.allclose(torch.cdist(modes, modes).topk(2, largest=False).values[:, 1], torch.full((8,), 4 * math.sin(math.pi / 8), dtype=torch.float64))
     distance, nearest = torch.cdist(points, modes).min(1)
     counts = torch.bincount(nearest, minlength=8)
     assert ((counts - 1000).abs() < 5 * math.sqrt(1000 * 7 / 8)).all(), counts  # binomial, 5 standard deviations

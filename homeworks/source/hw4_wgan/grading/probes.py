@@ -95,7 +95,8 @@ def train_step(ns, config, game, n_calls, real) -> dict:
     each generator step, the generator's gradients, its parameters and the critic's, and the noise of the
     generator's last forward pass (so the grader can recompute the gradient of L_G alone)."""
     _require(ns, "train_step", "Generator", "Critic", "GANConfig", "WGANConfig")
-    generator, critic = ns.Generator(ns.GANConfig(**config)).double(), ns.Critic(ns.GANConfig(**config)).double()
+    config = ns.GANConfig(**{**config, "data_shape": tuple(config["data_shape"])})
+    generator, critic = ns.Generator(config).double(), ns.Critic(config).double()
     generator_optimizer = torch.optim.SGD(generator.parameters(), lr=0.05)
     critic_optimizer = torch.optim.SGD(critic.parameters(), lr=0.05)
     events, generator_steps, last = [], [], {}
@@ -134,14 +135,14 @@ def train_step(ns, config, game, n_calls, real) -> dict:
 # The grader's recipes: states of trained course networks
 
 
-def train_critic_1d(ns, config, lam, steps, batch_size, lr, seed) -> dict:
+def train_critic_1d(ns, config, lam, steps, batch_size, lr, train_seed) -> dict:
     """The notebook's 1D recipe (the frozen generator, the critic trained with the student's losses and penalty)."""
     _require(ns, "train_critic_1d", "GANConfig", "critic_loss", "gradient_penalty")
-    critic = ns.train_critic_1d(ns.GANConfig(**config), lam, steps, batch_size, lr, seed)
+    critic = ns.train_critic_1d(ns.GANConfig(**{**config, "data_shape": tuple(config["data_shape"])}), lam, steps, batch_size, lr, train_seed)
     return {"critic": {k: v.detach().cpu() for k, v in critic.state_dict().items()}}
 
 
-def train_wgan(ns, dataset, config, game, steps, batch_size, lr, seed) -> dict:
+def train_wgan(ns, dataset, config, game, steps, batch_size, lr, train_seed) -> dict:
     """WGAN-GP with the student's train_step on ``dataset`` (a 2D toy name, or an image dataset with pixels
     scaled to [-1, 1]); the trained generator's and critic's states."""
     _require(ns, "train_step", "Generator", "Critic", "GANConfig", "WGANConfig")
@@ -149,12 +150,13 @@ def train_wgan(ns, dataset, config, game, steps, batch_size, lr, seed) -> dict:
         data = dgm.data.toy2d(dataset, 20_000, seed=0)
     else:
         data = dgm.data.load_images(dataset, "train").images * 2 - 1
-    torch.manual_seed(seed)
+    torch.manual_seed(train_seed)
     device = dgm.default_device()
-    generator, critic = ns.Generator(ns.GANConfig(**config)).to(device), ns.Critic(ns.GANConfig(**config)).to(device)
+    config = ns.GANConfig(**{**config, "data_shape": tuple(config["data_shape"])})
+    generator, critic = ns.Generator(config).to(device), ns.Critic(config).to(device)
     generator_optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.9))
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
-    index = torch.Generator().manual_seed(seed)
+    index = torch.Generator().manual_seed(train_seed)
     for _ in range(steps):
         batches = [data[torch.randint(len(data), (batch_size,), generator=index)].to(device) for _ in range(game["n_critic"])]
         ns.train_step(generator, critic, generator_optimizer, critic_optimizer, batches, ns.WGANConfig(**game))
