@@ -137,6 +137,36 @@ MUTANTS = {
         "loss_without_reconstruction": ("sample_quality", "answer_vqvae", replace("return reconstruction + out", "return 0 * reconstruction + out"),
                                         "FID against the test set"),
     },
+    "hw4": {
+        "critic_loss_sign": ("losses", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
+                                                                "return critic(real).mean() - critic(fake).mean()"), "the sign is flipped"),
+        "critic_loss_summed": ("losses", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
+                                                                  "return critic(fake).sum() - critic(real).sum()"), "use means over the batch"),
+        "saturating_generator_loss": ("nonsaturating", "answer_losses", replace("return discriminator_loss, F.softplus(-fake_logits).mean()",
+                                                                                "return discriminator_loss, -F.softplus(fake_logits).mean()"),
+                                      "that is the saturating"),
+        "log_of_sigmoid": ("nonsaturating", "answer_losses", replace(
+            "discriminator_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()",
+            "discriminator_loss = -torch.log(torch.sigmoid(real_logits)).mean() - torch.log(1 - torch.sigmoid(fake_logits)).mean()"),
+            "use F.softplus or F.logsigmoid"),
+        "penalty_norm_over_batch": ("gradient_penalty", "answer_penalty", replace("return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()",
+                                                                                  "return (grad.norm() - 1).pow(2)"), "one gradient norm per example"),
+        "penalty_squared_norm": ("gradient_penalty", "answer_penalty", replace("return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()",
+                                                                               "return (grad.flatten(1).pow(2).sum(1) - 1).pow(2).mean()"),
+                                 "one gradient norm per example"),
+        "penalty_norm_over_last_dim": ("gradient_penalty", "answer_penalty", replace("grad.flatten(1).norm(dim=1)", "grad.norm(dim=-1)"),
+                                       "over all of its dimensions"),
+        "penalty_without_create_graph": ("gradient_penalty", "answer_penalty", replace("create_graph=True", "create_graph=False"),
+                                         "create_graph=True"),
+        "penalty_on_real_points": ("gradient_penalty", "answer_penalty", replace("x_hat = (eps * real + (1 - eps) * fake)", "x_hat = (real + 0 * eps)"),
+                                   "not on the real points"),
+        "generator_stepped_with_critic": ("train_step", "answer_train_step", replace("        critic_optimizer.step()\n",
+                                                                                     "        critic_optimizer.step()\n        generator_optimizer.step()\n"),
+                                          "3 critic steps and then one generator step"),
+        "generator_gradients_leak": ("train_step", "answer_train_step", lambda source: replace("    generator_optimizer.zero_grad()\n", "")(replace(
+            "        with torch.no_grad():\n            fake = generator.sample(len(real))", "        fake = generator.sample(len(real))")(source)),
+            "not the gradient of L_G"),
+    },
 }
 CASES = [(homework, name) for homework, table in MUTANTS.items() for name in sorted(table)]
 
