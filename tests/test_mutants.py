@@ -160,6 +160,10 @@ MUTANTS = {
                                          "create_graph=True"),
         "penalty_on_real_points": ("gradient_penalty", "answer_penalty", replace("x_hat = (eps * real + (1 - eps) * fake)", "x_hat = (real + 0 * eps)"),
                                    "not on the real points"),
+        # After the 1D recipe: a critic that learns the wrong sign, and one the penalty cannot constrain.
+        "trained_critic_sign": ("wasserstein_1d", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
+                                                                            "return critic(real).mean() - critic(fake).mean()"), "too low, check the signs"),
+        "trained_penalty_detached": ("wasserstein_1d", "answer_penalty", replace("create_graph=True", "create_graph=False"), "far too high"),
         "generator_stepped_with_critic": ("train_step", "answer_train_step", replace("        critic_optimizer.step()\n",
                                                                                      "        critic_optimizer.step()\n        generator_optimizer.step()\n"),
                                           "3 critic steps and then one generator step"),
