@@ -158,6 +158,9 @@ MUTANTS = {
                                        "over all of its dimensions"),
         "penalty_without_create_graph": ("gradient_penalty", "answer_penalty", replace("create_graph=True", "create_graph=False"),
                                          "create_graph=True"),
+        "penalty_one_sided": ("gradient_penalty", "answer_penalty", replace("return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()",
+                                                                            "return F.relu(grad.flatten(1).norm(dim=1) - 1).pow(2).mean()"),
+                              "the penalty is two-sided"),
         "penalty_on_real_points": ("gradient_penalty", "answer_penalty", replace("x_hat = (eps * real + (1 - eps) * fake)", "x_hat = (real + 0 * eps)"),
                                    "not on the real points"),
         # After the 1D recipe: a critic that learns the wrong sign, and one the penalty cannot constrain.

@@ -108,14 +108,15 @@ def test_nonsaturating(submission):
 # The gradient penalty
 
 
-def _tanh_critic(generator: torch.Generator, d: int, hidden: int = 6) -> dict:
+def _tanh_critic(generator: torch.Generator, d: int, scale: float, hidden: int = 6) -> dict:
+    """A random smooth critic; ``scale`` sets its slope (gradient norms about 0.5-4 at 1, all below 1 at 0.25)."""
     return {"W": torch.randn(hidden, d, generator=generator, dtype=torch.float64) / math.sqrt(d),
             "c": torch.randn(hidden, generator=generator, dtype=torch.float64),
-            "v": torch.randn(hidden, generator=generator, dtype=torch.float64),
-            "a": 0.3 * torch.randn(d, generator=generator, dtype=torch.float64)}
+            "v": scale * torch.randn(hidden, generator=generator, dtype=torch.float64),
+            "a": 0.3 * scale * torch.randn(d, generator=generator, dtype=torch.float64)}
 
 
-def expected_penalty(params: dict, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def expected_penalty(params: dict, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor, one_sided: bool = False) -> tuple[torch.Tensor, dict]:
     """The penalty of f(x) = v . tanh(W x + c) + <a, x> from its input gradient written out,
     grad f(x) = W^T (v * (1 - tanh^2(W x + c))) + a, and its parameter gradients by autograd (no double backprop)."""
     leaves = {name: value.clone().requires_grad_() for name, value in params.items()}
@@ -123,16 +124,17 @@ def expected_penalty(params: dict, real: torch.Tensor, fake: torch.Tensor, eps: 
     weights = eps.view(-1, *[1] * (real.dim() - 1))
     x_hat = (weights * real + (1 - weights) * fake).flatten(1)  # (B, D)
     slope = (v * (1 - torch.tanh(x_hat @ W.T + c).pow(2))) @ W + a  # (B, D)
-    gp = (slope.norm(dim=1) - 1).pow(2).mean()
+    excess = slope.norm(dim=1) - 1
+    gp = (excess.clamp_min(0) if one_sided else excess).pow(2).mean()
     grads = torch.autograd.grad(gp, list(leaves.values()))
     return gp.detach(), dict(zip(leaves, grads))
 
 
 def test_gradient_penalty(submission):
     generator = submission.private_generator("penalty")
-    for shape in ((3,), (1, 4, 4)):
+    for shape, scale in (((3,), 1.0), ((1, 4, 4), 1.0), ((1, 4, 4), 0.25)):
         d, batch = math.prod(shape), 16
-        params = _tanh_critic(generator, d)
+        params = _tanh_critic(generator, d, scale)
         real = torch.randn(batch, *shape, generator=generator, dtype=torch.float64)
         fake = torch.randn(batch, *shape, generator=generator, dtype=torch.float64) + 1
         eps = torch.rand(batch, generator=generator, dtype=torch.float64)
@@ -142,6 +144,7 @@ def test_gradient_penalty(submission):
         hints = {
             "the penalty sits on the interpolates eps real + (1 - eps) fake, not on the real points": expected_penalty(params, real, fake, torch.ones_like(eps))[0],
             "eps weighs the real point: x_hat = eps real + (1 - eps) fake": expected_penalty(params, real, fake, 1 - eps)[0],
+            "the penalty is two-sided, (norm - 1)^2, also where the norm is below 1": expected_penalty(params, real, fake, eps, one_sided=True)[0],
         }
         hint = next((f" ({text})" for text, wrong in hints.items() if _close(found["gp"], wrong)), "")
         assert _close(found["gp"], gp), (
