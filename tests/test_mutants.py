@@ -167,6 +167,11 @@ MUTANTS = {
         "trained_critic_sign": ("wasserstein_1d", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
                                                                             "return critic(real).mean() - critic(fake).mean()"), "too low, check the signs"),
         "trained_penalty_detached": ("wasserstein_1d", "answer_penalty", replace("create_graph=True", "create_graph=False"), "far too high"),
+        # After the grader's recipes: a generator that climbs the critic's loss instead of descending it.
+        "generator_flees_the_critic_toy": ("mode_coverage", "answer_losses", replace("return -critic(fake).mean()", "return critic(fake).mean()"),
+                                           "of the 8 modes"),
+        "generator_flees_the_critic_digits": ("sample_quality", "answer_losses", replace("return -critic(fake).mean()", "return critic(fake).mean()"),
+                                              "FID against the test set"),
         "generator_stepped_with_critic": ("train_step", "answer_train_step", replace("        critic_optimizer.step()\n",
                                                                                      "        critic_optimizer.step()\n        generator_optimizer.step()\n"),
                                           "3 critic steps and then one generator step"),
