@@ -172,6 +172,9 @@ MUTANTS = {
                                            "of the 8 modes"),
         "generator_flees_the_critic_digits": ("sample_quality", "answer_losses", replace("return -critic(fake).mean()", "return critic(fake).mean()"),
                                               "FID against the test set"),
+        "critic_gradients_accumulate": ("train_step", "answer_train_step", lambda source: replace(
+            "    for real in real_batches:\n", "    critic_optimizer.zero_grad()\n    for real in real_batches:\n")(
+            replace("        critic_optimizer.zero_grad()\n", "")(source)), "clear the critic's gradients before each of its steps"),
         "generator_stepped_with_critic": ("train_step", "answer_train_step", replace("        critic_optimizer.step()\n",
                                                                                      "        critic_optimizer.step()\n        generator_optimizer.step()\n"),
                                           "3 critic steps and then one generator step"),

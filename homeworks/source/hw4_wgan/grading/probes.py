@@ -91,26 +91,45 @@ def penalty(ns, W, c, v, a, real, fake, eps) -> dict:
 
 def train_step(ns, config, game, n_calls, real) -> dict:
     """``n_calls`` calls of the student's ``train_step`` on the course networks with SGD, ``real``
-    (n_calls, n_critic, B, *shape) the batches. Records, per optimiser step, which optimiser stepped and, at
-    each generator step, the generator's gradients, its parameters and the critic's, and the noise of the
-    generator's last forward pass (so the grader can recompute the gradient of L_G alone)."""
+    (n_calls, n_critic, B, *shape) the batches. Records, per optimiser step, which optimiser stepped; at each
+    critic step the critic's gradients and parameters and the inputs of the last ``critic_loss`` and
+    ``gradient_penalty`` calls (pairs and mixing weights); at each generator step the generator's gradients, its
+    parameters and the critic's, and the noise of the generator's last forward pass. The grader recomputes
+    each step's gradient from these."""
     _require(ns, "train_step", "Generator", "Critic", "GANConfig", "WGANConfig")
     config = ns.GANConfig(**{**config, "data_shape": tuple(config["data_shape"])})
     generator, critic = ns.Generator(config).double(), ns.Critic(config).double()
     generator_optimizer = torch.optim.SGD(generator.parameters(), lr=0.05)
     critic_optimizer = torch.optim.SGD(critic.parameters(), lr=0.05)
-    events, generator_steps, last = [], [], {}
-    generator_forward = generator.forward
+    events, generator_steps, critic_steps, last = [], [], [], {}
+    generator_forward, student_critic_loss, student_penalty = generator.forward, ns.critic_loss, ns.gradient_penalty
 
     def recording_forward(z):
         last["z"] = z.detach().clone()
         return generator_forward(z)
+
+    def recording_critic_loss(critic_, real_, fake_):
+        last["loss_inputs"] = (real_.detach().clone(), fake_.detach().clone())
+        return student_critic_loss(critic_, real_, fake_)
+
+    def recording_penalty(critic_, real_, fake_, eps_):
+        last["penalty_inputs"] = (real_.detach().clone(), fake_.detach().clone(), torch.as_tensor(eps_).detach().clone())
+        return student_penalty(critic_, real_, fake_, eps_)
 
     def recording(optimizer, name):
         step = optimizer.step
 
         def recorded(*args, **kwargs):
             events.append(name)
+            if name == "critic":
+                empty = torch.zeros(0)
+                real_l, fake_l = last.pop("loss_inputs", (empty, empty))
+                real_p, fake_p, eps = last.pop("penalty_inputs", (empty, empty, empty))
+                critic_steps.append({
+                    "grads": {k: (torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()) for k, p in critic.named_parameters()},
+                    "critic": {k: v.detach().clone() for k, v in critic.state_dict().items()},
+                    "loss_real": real_l, "loss_fake": fake_l, "penalty_real": real_p, "penalty_fake": fake_p, "eps": eps,
+                })
             if name == "generator":
                 generator_steps.append({
                     "z": last.get("z", torch.zeros(0)),
@@ -123,12 +142,14 @@ def train_step(ns, config, game, n_calls, real) -> dict:
         return recorded
 
     generator.forward = recording_forward
+    ns.critic_loss, ns.gradient_penalty = recording_critic_loss, recording_penalty  # train_step finds them in its globals
     generator_optimizer.step = recording(generator_optimizer, "generator")
     critic_optimizer.step = recording(critic_optimizer, "critic")
     for call in range(n_calls):
         ns.train_step(generator, critic, generator_optimizer, critic_optimizer, list(real[call]), ns.WGANConfig(**game))
         events.append("return")
-    return {"events": torch.tensor([{"critic": 0, "generator": 1, "return": 2}[e] for e in events]), "generator_steps": generator_steps}
+    return {"events": torch.tensor([{"critic": 0, "generator": 1, "return": 2}[e] for e in events]), "generator_steps": generator_steps,
+            "critic_steps": critic_steps}
 
 
 # --------------------------------------------------------------------------------------------------

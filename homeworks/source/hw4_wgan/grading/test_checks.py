@@ -161,6 +161,14 @@ def test_gradient_penalty(submission):
 # The training step
 
 
+def _double_backprop_penalty(critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """The penalty by double backpropagation, in the grader's process, on the grader's copy of a course critic."""
+    weights = eps.view(-1, *[1] * (real.dim() - 1))
+    x_hat = (weights * real + (1 - weights) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
 STEP = {"config": {"data_shape": [2], "z_dim": 3, "hidden": 8, "n_layers": 1}, "game": {"n_critic": 3, "lam": 1.0}, "n_calls": 2, "batch": 16}
 
 
@@ -184,6 +192,19 @@ def test_train_step(submission):
         f"the grader saw {calls}")
     networks = course(submission)
     config = networks.GANConfig(**{**STEP["config"], "data_shape": tuple(STEP["config"]["data_shape"])})
+    for step in found["critic_steps"]:
+        assert step["loss_real"].numel() and step["eps"].numel(), (
+            "each critic step must take the gradient of critic_loss + lam * gradient_penalty, calling your two functions")
+        critic_net = networks.Critic(config).double()
+        critic_net.load_state_dict(step["critic"])
+        loss = (critic_net(step["loss_fake"].double()).mean() - critic_net(step["loss_real"].double()).mean()
+                + STEP["game"]["lam"] * _double_backprop_penalty(critic_net, step["penalty_real"].double(), step["penalty_fake"].double(),
+                                                                 step["eps"].double()))
+        grads = dict(zip([n for n, _ in critic_net.named_parameters()], torch.autograd.grad(loss, list(critic_net.parameters()))))
+        for name, expected_grad in grads.items():
+            assert _close(step["grads"][name], expected_grad, 1e-6), (
+                "at a critic step its gradient is not the gradient of that step's critic_loss + lam * gradient_penalty: clear the "
+                "critic's gradients before each of its steps (they accumulate otherwise, also from the generator's loss)")
     for step in found["generator_steps"]:
         generator_net, critic_net = networks.Generator(config).double(), networks.Critic(config).double()
         generator_net.load_state_dict(step["generator"]), critic_net.load_state_dict(step["critic"])
