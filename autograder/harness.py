@@ -37,8 +37,8 @@ GRADER_SEED = 0
 only which inputs are paired, and how they are shuffled (:meth:`Submission.private_generator`), changes
 from one grading to the next, which changes nothing for a correct solution."""
 
-DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)}
-DEFAULT_LIMITS[SMOKE] = DEFAULT_LIMITS["full"]
+_FULL_LIMITS = sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)
+DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": _FULL_LIMITS, SMOKE: _FULL_LIMITS}
 """Per probe: CPU seconds (one torch thread) and memory; the wall-clock backstop is several times larger."""
 
 SMOKE_IMAGES, SMOKE_SAMPLES = 300, 16
@@ -156,11 +156,15 @@ class Submission:
             )
         return record
 
+    def show(self, label: str, value: float, better: str | None = None) -> None:
+        """Show ``value`` in the feedback as ``label`` beside no threshold (for information, or in a smoke run)."""
+        self.metrics[label] = {"value": value, "threshold": None, "better": better, "reference": None}
+
     def compare(self, label: str, value: float, name: str) -> dict:
         """Show ``value`` in the feedback as ``label`` beside calibrated threshold ``name``; return that record
         (``None`` in a smoke run, which shows the value beside no threshold)."""
         if self.smoke:
-            self.metrics[label] = {"value": value, "threshold": None, "better": None, "reference": None}
+            self.show(label, value)
             return None
         record = self.threshold(name)
         self.metrics[label] = {"value": value, "threshold": record["threshold"], "better": record["better"], "reference": record["reference"]}
