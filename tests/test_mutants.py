@@ -181,6 +181,23 @@ MUTANTS = {
         "generator_gradients_leak": ("train_step", "answer_train_step", lambda source: replace("    generator_optimizer.zero_grad()\n", "")(replace(
             "        with torch.no_grad():\n            fake = generator.sample(len(real))", "        fake = generator.sample(len(real))")(source)),
             "not the gradient of L_G"),
+        # The integrity suite's cheats where hw4 gives them a place (the grader draws every sample from its own networks
+        # with the trained weights): losses right only for the grader's known critic, a generator set to a training
+        # image, and a forged result file.
+        "critic_loss_knows_the_probe": ("wasserstein_1d", "answer_losses", replace(
+            "return critic(fake).mean() - critic(real).mean()",
+            "sign = 1 if type(critic).__name__ in ('LinearCritic', 'TanhCritic') else -1\n"
+            "    return sign * (critic(fake).mean() - critic(real).mean())"), "too low, check the signs"),
+        "generator_is_a_training_image": ("sample_quality", "answer_train_step", replace(
+            '    return {"critic_loss"',
+            "    with torch.no_grad():\n"
+            "        generator.net[-2].weight.zero_()\n"
+            "        generator.net[-2].bias.copy_(torch.atanh(real_batches[-1][0].flatten().clamp(-0.999, 0.999)))\n"
+            '    return {"critic_loss"'), "near-copies of training images"),
+        "forged_result": ("losses", "answer_losses", prepend(
+            'import os, torch\nif os.path.exists("program.json"):\n'
+            '    torch.save({"value": torch.zeros(4, dtype=torch.float64)}, "result.pt")\n    os._exit(0)'),
+            "not written by the grader's worker"),
     },
 }
 CASES = [(homework, name) for homework, table in MUTANTS.items() for name in sorted(table)]

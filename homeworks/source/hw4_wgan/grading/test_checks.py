@@ -368,7 +368,8 @@ def test_sample_quality(submission):
 
 CALIBRATIONS = {
     "slope_error": Calibration(slope_error, better="lower", margin=0.5, implausible=None, every_profile=True),
-    "toy_good_share": Calibration(toy_good_share, better="higher", margin=0.2, implausible=None, every_profile=True),
-    "toy_energy": Calibration(toy_energy, better="lower", margin=0.5, min_slack=0.005, every_profile=True),
+    "toy_good_share": Calibration(toy_good_share, better="higher", margin=0.2, bugs=("no_penalty", "one_critic_step"), implausible=None,
+                                  every_profile=True),
+    "toy_energy": Calibration(toy_energy, better="lower", margin=0.5, min_slack=0.005, bugs=("no_penalty", "one_critic_step"), every_profile=True),
     "sample_quality": QualityCalibration(digit_samples, grader_data, margin=0.25),
 }
