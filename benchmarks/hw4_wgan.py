@@ -8,7 +8,7 @@ Both games train the course's networks (the notebook's ``Generator`` and ``Criti
 instructor's source notebook) with the grader's recipe: the same data, seed, Adam settings, batches and
 number of critic (discriminator) and generator steps; only the losses differ: WGAN-GP (the reference
 ``train_step``) or the non-saturating GAN of part 3 (the reference ``nonsaturating_losses``, the critic's
-output read as a logit). Printed per game: the course's sample-quality metrics of 1,000 samples
+output read as a logit), with as many discriminator steps per generator step or with one (DCGAN's ratio). Printed per game: the course's sample-quality metrics of 1,000 samples
 (FID, precision and recall in the course classifier's features, near-copies, classes covered) and
 milliseconds of CPU time per generator step. FID is computed twice, by ``dgm.metrics.fid`` and by
 torchmetrics' ``FrechetInceptionDistance`` on the same features, as a cross-check.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
+import types
 
 import torch
 from reference import reference_namespace  # puts the repository on sys.path
@@ -34,11 +35,12 @@ from autograder.calibrate import load_checks
 from autograder.homework import find_homework
 
 
-def nonsaturating_step(ns):
-    """A train_step for the non-saturating GAN with the reference's losses (same signature and step counts)."""
+def nonsaturating_step(ns, discriminator_steps: int | None = None):
+    """A train_step for the non-saturating GAN with the reference's losses: a discriminator step on each real batch
+    (or on the first ``discriminator_steps``), then one generator step."""
 
     def train_step(generator, critic, generator_optimizer, critic_optimizer, real_batches, config):
-        for real in real_batches:
+        for real in real_batches[:discriminator_steps]:
             with torch.no_grad():
                 fake = generator.sample(len(real))
             discriminator_loss, _ = ns.nonsaturating_losses(critic, real, fake)
@@ -91,7 +93,7 @@ def main() -> None:
     ns = reference_namespace("hw4")
     data = quality.GraderData.load(recipe["dataset"], binarised=False)
     dataset = data.dataset
-    games = {"WGAN-GP (reference)": ns.train_step, "non-saturating GAN": nonsaturating_step(ns)}
+    games = {"WGAN-GP (reference)": ns.train_step, "NS-GAN, 5 D steps": nonsaturating_step(ns), "NS-GAN, 1 D step": nonsaturating_step(ns, 1)}
     print(f"{recipe['dataset']}: {recipe['steps']} generator steps, {recipe['game']['n_critic']} critic steps each, batch "
           f"{recipe['batch_size']}, Adam {recipe['lr']} (0.5, 0.9), lambda {recipe['game']['lam']}, seed 0, one CPU thread; "
           f"{recipe['n_samples']} samples against the test set")
@@ -115,7 +117,7 @@ def main() -> None:
 
 def with_train_step(ns, train_step):
     """``ns`` with ``train_step`` replaced (the probes look the function up by name)."""
-    return type(ns)(**{**vars(ns), "train_step": train_step})
+    return types.SimpleNamespace(**{**vars(ns), "train_step": train_step})
 
 
 if __name__ == "__main__":
