@@ -167,11 +167,10 @@ MUTANTS = {
         "trained_critic_sign": ("wasserstein_1d", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
                                                                             "return critic(real).mean() - critic(fake).mean()"), "too low, check the signs"),
         "trained_penalty_detached": ("wasserstein_1d", "answer_penalty", replace("create_graph=True", "create_graph=False"), "far too high"),
-        # After the grader's recipes: a generator that climbs the critic's loss instead of descending it.
+        # After the grader's recipes: a generator that climbs the critic's loss instead of descending it (on the
+        # digits it fails sample quality too; the cheat below is that check's mutant).
         "generator_flees_the_critic_toy": ("mode_coverage", "answer_losses", replace("return -critic(fake).mean()", "return critic(fake).mean()"),
                                            "of the 8 modes"),
-        "generator_flees_the_critic_digits": ("sample_quality", "answer_losses", replace("return -critic(fake).mean()", "return critic(fake).mean()"),
-                                              "FID against the test set"),
         "critic_gradients_accumulate": ("train_step", "answer_train_step", lambda source: replace(
             "    for real in real_batches:\n", "    critic_optimizer.zero_grad()\n    for real in real_batches:\n")(
             replace("        critic_optimizer.zero_grad()\n", "")(source)), "clear the critic's gradients before each of its steps"),
