@@ -62,7 +62,7 @@ def dirac_gan() -> plt.Figure:
     """Dirac-GAN: data delta_0, generator delta_theta, discriminator D(x) = sigma(psi x).
 
     V(theta, psi) = -log 2 + log sigma(-psi theta). Gradient descent in theta and ascent in psi: the continuous flow
-    circles the equilibrium (0, 0), simultaneous steps spiral out, alternating steps stay on a closed orbit.
+    circles the equilibrium (0, 0), simultaneous steps spiral out, alternating steps cycle around it.
     """
     step, steps = 0.15, 300
     start = np.array([1.0, 0.0])
