@@ -41,7 +41,7 @@ import torch
 
 from . import quality
 from .harness import GRADER_SEED, Submission
-from .homework import REPO_ROOT, SMOKE, Homework
+from .homework import EVERY_PROFILE, REPO_ROOT, SMOKE, Homework
 from .notebook import CellEdit, build_program, edit_cells, read_notebook
 
 REFERENCE = "reference"
@@ -67,6 +67,8 @@ class Calibration:
         bugs: names in ``BUGS`` of known bugs this threshold must reject (measured at the grader's seed).
         implausible: a value better than the best correct one by this share of its magnitude fails
             as implausible (``None``: no such bound).
+        every_profile: the measure's recipe is the same small CPU recipe in every profile: the threshold
+            is calibrated with ``--profile quick`` only, stored under ``"every"`` and judged in every profile.
     """
 
     measure: Callable[[Submission, int], float]
@@ -75,6 +77,7 @@ class Calibration:
     min_slack: float = 0.0
     bugs: tuple[str, ...] = ()
     implausible: float | None = 0.5
+    every_profile: bool = False
 
     def calibrate(self, solutions: Solutions, seeds: list[int]) -> dict:
         correct = {name: {seed: self.measure(submission, seed) for seed in seeds} for name, submission in solutions.correct.items()}
@@ -228,6 +231,12 @@ def calibrate(homework: Homework, profile: str, seeds: list[int], names: list[st
         if names and name not in names:
             continue
         print(f"{homework.key} {name} [{profile}]")
+        stored = profile
+        if getattr(calibration, "every_profile", False):
+            if profile != "quick":
+                print("  the same recipe in every profile: calibrated with --profile quick only")
+                continue
+            stored = EVERY_PROFILE
         if profile == SMOKE:
             try:
                 calibration.calibrate(measured, seeds)
@@ -235,7 +244,7 @@ def calibrate(homework: Homework, profile: str, seeds: list[int], names: list[st
                 print(f"  (smoke run, not a finding: {problem})")
             continue
         record = calibration.calibrate(measured, seeds)
-        thresholds.setdefault(name, {})[profile] = {**record, "provenance": _provenance(homework, profile, seeds)}
+        thresholds.setdefault(name, {})[stored] = {**record, "provenance": _provenance(homework, profile, seeds)}
         homework.thresholds_file.write_text(json.dumps(thresholds, indent=2) + "\n")
     return thresholds
 

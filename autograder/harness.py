@@ -29,7 +29,7 @@ import torch
 import dgm
 
 from . import sandbox
-from .homework import REPO_ROOT, SMOKE, Homework
+from .homework import EVERY_PROFILE, REPO_ROOT, SMOKE, Homework
 from .notebook import Program, UngradableNotebook, build_program, grade_cells, grader_introspection, read_notebook
 
 GRADER_SEED = 0
@@ -37,8 +37,8 @@ GRADER_SEED = 0
 only which inputs are paired, and how they are shuffled (:meth:`Submission.private_generator`), changes
 from one grading to the next, which changes nothing for a correct solution."""
 
-DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)}
-DEFAULT_LIMITS[SMOKE] = DEFAULT_LIMITS["full"]
+_FULL_LIMITS = sandbox.Limits(cpu_seconds=900, memory_bytes=32 << 30)
+DEFAULT_LIMITS = {"quick": sandbox.Limits(cpu_seconds=60), "full": _FULL_LIMITS, SMOKE: _FULL_LIMITS}
 """Per probe: CPU seconds (one torch thread) and memory; the wall-clock backstop is several times larger."""
 
 SMOKE_IMAGES, SMOKE_SAMPLES = 300, 16
@@ -147,8 +147,9 @@ class Submission:
         return smoke_recipe(recipes["full"]) if self.smoke else recipes[self.profile]
 
     def threshold(self, name: str) -> dict:
-        """The calibrated threshold record ``name`` for this profile (see ``thresholds.json``)."""
-        record = self.homework.thresholds().get(name, {}).get(self.profile)
+        """The calibrated threshold record ``name`` for this profile, or for every profile (see ``thresholds.json``)."""
+        records = self.homework.thresholds().get(name, {})
+        record = records.get(EVERY_PROFILE) or records.get(self.profile)
         if not record:
             raise GraderMisconfigured(
                 f"no calibrated threshold {name!r} for profile {self.profile!r}: run "
@@ -156,15 +157,25 @@ class Submission:
             )
         return record
 
+    def show(self, label: str, value: float, better: str | None = None) -> None:
+        """Show ``value`` in the feedback as ``label`` beside no threshold (for information, or in a smoke run)."""
+        self.metrics[label] = {"value": value, "threshold": None, "better": better, "reference": None}
+
     def compare(self, label: str, value: float, name: str) -> dict:
         """Show ``value`` in the feedback as ``label`` beside calibrated threshold ``name``; return that record
-        (``None`` in a smoke run, which shows the value beside no threshold)."""
-        if self.smoke:
-            self.metrics[label] = {"value": value, "threshold": None, "better": None, "reference": None}
+        (``None`` in a smoke run, which shows the value beside no threshold, unless the threshold holds in
+        every profile)."""
+        if self.smoke and EVERY_PROFILE not in self.homework.thresholds().get(name, {}):
+            self.show(label, value)
             return None
         record = self.threshold(name)
-        self.metrics[label] = {"value": value, "threshold": record["threshold"], "better": record["better"], "reference": record["reference"]}
+        self.metrics[label] = {"value": value, "threshold": record["threshold"], "better": record["better"], "reference": record["reference"],
+                               "every_profile": EVERY_PROFILE in self.homework.thresholds().get(name, {})}
         return record
+
+    def bound(self, label: str, value: float, limit: float, better: str) -> None:
+        """Show ``value`` as ``label`` beside ``limit``, a bound the check states in every profile (not calibrated)."""
+        self.metrics[label] = {"value": value, "threshold": limit, "better": better, "reference": limit, "every_profile": True}
 
     def judge(self, label: str, value: float, name: str, what: str) -> None:
         """Show ``value`` as ``label`` and fail unless it is finite, plausible and within threshold ``name``.

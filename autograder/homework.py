@@ -24,6 +24,10 @@ SMOKE = "smoke"
 """The profile of a CPU smoke run of the full profile (``--profile full --smoke``): the full recipe on a
 few hundred images for one epoch (:func:`autograder.harness.smoke_recipe`), measured but judged against
 no threshold, so the full profile's code path is tested without a GPU."""
+EVERY_PROFILE = "every"
+"""The key, in ``thresholds.json``, of a threshold whose recipe is the same small CPU recipe in every profile
+(e.g. hw4's eight Gaussians): calibrated once, with ``--profile quick``, and judged in every profile, a smoke
+run included."""
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dgm  # noqa: E402
-from autograder.homework import find_homework  # noqa: E402
-from autograder.notebook import build_program, read_notebook  # noqa: E402
-from autograder.worker import execute_program  # noqa: E402
+from reference import reference_namespace  # noqa: E402
 
 SETTINGS = {
     # name: dataset, binarisation, model config, training config
@@ -32,11 +30,6 @@ SETTINGS = {
     "literature": ("mnist", "stochastic", dict(hidden_channels=128, n_layers=12, kernel_size=7), dict(epochs=30, batch_size=128, lr=1e-3)),
 }
 
-
-def reference_namespace():
-    homework = find_homework("hw1")
-    source = read_notebook(homework.source_notebook)
-    return execute_program(build_program(source, read_notebook(homework.release_notebook), source), "hw1_reference")
 
 
 def main() -> None:
@@ -50,7 +43,7 @@ def main() -> None:
     dataset, binarisation, model_config, train_config = SETTINGS[args.setting]
     if args.epochs:
         train_config = {**train_config, "epochs": args.epochs}
-    ns = reference_namespace()
+    ns = reference_namespace("hw1")
     train, test = (dgm.data.load_images(dataset, split).images for split in ("train", "test"))
     if binarisation == "threshold":
         train, test = dgm.binarize(train), dgm.binarize(test)

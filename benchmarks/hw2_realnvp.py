@@ -23,15 +23,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dgm  # noqa: E402
-from autograder.homework import find_homework  # noqa: E402
-from autograder.notebook import build_program, read_notebook  # noqa: E402
-from autograder.worker import execute_program  # noqa: E402
+from reference import reference_namespace  # noqa: E402
 
-
-def reference_namespace():
-    homework = find_homework("hw2")
-    source = read_notebook(homework.source_notebook)
-    return execute_program(build_program(source, read_notebook(homework.release_notebook), source), "hw2_reference")
 
 
 class ZukoFlow(nn.Module):
@@ -73,7 +66,7 @@ def main() -> None:
     parser.add_argument("--mnist", action="store_true", help="also train the reference on MNIST (256 levels)")
     parser.add_argument("--minutes", type=float, default=None, help="training budget per model")
     args = parser.parse_args()
-    ns = reference_namespace()
+    ns = reference_namespace("hw2")
     device = dgm.default_device()
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{'data':<10}{'model':<26}{'params':>9}{'s/epoch':>9}{'epochs':>8}   test")

@@ -50,6 +50,7 @@ __all__ = [
     "stochastic_binarize",
     "to_levels",
     "toy2d",
+    "eight_gaussians_modes",
     "TOY_DATASETS",
 ]
 
@@ -328,7 +329,16 @@ def to_levels(images: Tensor, n_levels: int) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Generated 2D toys
 
-TOY_DATASETS = ("moons", "spirals", "checkerboard")
+TOY_DATASETS = ("moons", "spirals", "checkerboard", "eight_gaussians", "swiss_roll")
+EIGHT_GAUSSIANS_RADIUS, EIGHT_GAUSSIANS_STD = 2.0, 0.02
+"""The ring of ``"eight_gaussians"``: mode ``k`` at ``2 (cos k pi/4, sin k pi/4)``, isotropic standard deviation 0.02
+(the layout of Gulrajani et al.'s toy experiments)."""
+
+
+def eight_gaussians_modes() -> Tensor:
+    """The centres ``(8, 2)`` of ``toy2d("eight_gaussians")``: ``2 (cos k pi/4, sin k pi/4)``, k = 0..7."""
+    angle = torch.arange(8) * (math.pi / 4)
+    return EIGHT_GAUSSIANS_RADIUS * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
 
 
 def toy2d(name: str, n: int, seed: int = 0) -> Tensor:
@@ -336,7 +346,9 @@ def toy2d(name: str, n: int, seed: int = 0) -> Tensor:
 
     Args:
         name: ``"moons"`` (two interleaved half circles), ``"spirals"`` (two spiral arms) or
-            ``"checkerboard"`` (uniform on the dark squares of a 4x4 board).
+            ``"checkerboard"`` (uniform on the dark squares of a 4x4 board), ``"eight_gaussians"`` (eight
+            equally likely narrow Gaussians on a ring, see :data:`EIGHT_GAUSSIANS_RADIUS`) or
+            ``"swiss_roll"`` (a noisy spiral sheet seen from above).
         n: number of points.
         seed: the same seed gives the same points.
     """
@@ -360,4 +372,11 @@ def toy2d(name: str, n: int, seed: int = 0) -> Tensor:
         col = 2 * (cell % 2) + row % 2
         offset = torch.rand(n, 2, generator=generator)
         return (torch.stack([col, row], 1) + offset) * 1.5 - 3
+    if name == "eight_gaussians":
+        centres = eight_gaussians_modes()[torch.randint(0, 8, (n,), generator=generator)]
+        return centres + EIGHT_GAUSSIANS_STD * torch.randn(n, 2, generator=generator)
+    if name == "swiss_roll":
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))  # angle in [1.5 pi, 4.5 pi]
+        points = torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / 5
+        return points + 0.1 * torch.randn(n, 2, generator=generator)
     raise ValueError(f"unknown toy dataset {name!r}; expected one of {TOY_DATASETS}")

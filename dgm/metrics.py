@@ -20,7 +20,7 @@ from torch import Tensor
 
 __all__ = [
     "frechet_distance", "fid", "precision_recall", "memorisation", "Memorisation",
-    "class_coverage", "Coverage", "energy_distance", "mmd", "nearest_distances",
+    "class_coverage", "Coverage", "mode_coverage", "ModeCoverage", "energy_distance", "mmd", "nearest_distances",
 ]
 
 
@@ -140,6 +140,35 @@ def class_coverage(logits: Tensor, min_share: float | None = None) -> Coverage:
     entropy = -(shares[shares > 0] * shares[shares > 0].log()).sum() / torch.log(torch.tensor(float(n_classes), dtype=torch.float64))
     min_share = 1 / (4 * n_classes) if min_share is None else min_share
     return Coverage(max(entropy.item(), 0.0) + 0.0, int((shares >= min_share).sum()))  # + 0.0: no "-0.0"
+
+
+@dataclass(frozen=True)
+class ModeCoverage:
+    """How samples of a mixture cover its modes.
+
+    Attributes:
+        modes: modes holding at least ``min_share`` of the samples within ``radius`` of them.
+        good_share: share of all samples within ``radius`` of their nearest mode.
+    """
+
+    modes: int
+    good_share: float
+
+
+def mode_coverage(samples: Tensor, modes: Tensor, radius: float, min_share: float = 0.02) -> ModeCoverage:
+    """Mode collapse on a mixture with known modes (e.g. eight Gaussians on a ring).
+
+    Args:
+        samples: ``(N, D)`` points.
+        modes: ``(M, D)`` the mixture's centres.
+        radius: a sample within this distance of its nearest mode is "good" (e.g. three standard deviations).
+        min_share: a mode is covered when at least this share of the samples are good ones near it.
+    """
+    samples, modes = _float64(samples), _float64(modes)
+    distance, nearest = torch.cdist(samples, modes).min(1)
+    good = distance < radius
+    counts = torch.bincount(nearest[good], minlength=len(modes))
+    return ModeCoverage(int((counts >= min_share * len(samples)).sum()), good.double().mean().item())
 
 
 def energy_distance(x: Tensor, y: Tensor) -> float:

@@ -60,3 +60,21 @@ def test_judge_passes_a_correct_value_and_fails_implausible_too_high_and_non_fin
     for value, words in ((0.001, "implausibly low"), (20.07, "at most 18.99 is needed"), (math.nan, "not finite")):
         with pytest.raises(AssertionError, match=words):
             _judged(value)
+
+
+@pytest.mark.parametrize("profile", ["quick", "full", "smoke"])
+def test_a_threshold_calibrated_for_every_profile_is_judged_in_each_a_smoke_run_included(profile):
+    from types import SimpleNamespace
+
+    from autograder.harness import Submission
+
+    record = {"threshold": 0.36, "reference": 0.57, "better": "higher"}
+    homework = SimpleNamespace(thresholds=lambda: {"good_share": {"every": record}, "fid": {"full": {**record, "threshold": 9.0}}}, key="hw4")
+    submission = Submission(program=None, homework=homework, profile=profile)
+    submission.judge("good share", 0.5, "good_share", "the good share")
+    with pytest.raises(AssertionError, match="at least 0.36 is needed"):
+        submission.judge("good share", 0.2, "good_share", "the good share")
+    assert submission.metrics["good share"]["threshold"] == 0.36 and submission.metrics["good share"]["every_profile"]
+    if profile == "smoke":  # a per-profile threshold is shown, not judged, in a smoke run
+        submission.judge("fid", 0.1, "fid", "the FID")
+        assert submission.metrics["fid"]["threshold"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 from pathlib import Path
@@ -92,3 +93,23 @@ def test_a_subset_is_the_first_images_of_the_split():
     for malformed in ("mnist[:0]", "mnist[:07]", "mnist[3]", "mnist[:]", "mn ist"):
         with pytest.raises(ValueError, match="malformed dataset name"):
             data.parse_name(malformed)
+
+
+@pytest.mark.parametrize("name", data.TOY_DATASETS)
+def test_toys_are_seeded_and_within_the_plotting_box(name):
+    points = data.toy2d(name, 2000, seed=3)
+    assert points.shape == (2000, 2) and torch.equal(points, data.toy2d(name, 2000, seed=3))
+    assert not torch.equal(points, data.toy2d(name, 2000, seed=4))
+    assert points.abs().max() < 3.5
+
+
+def test_eight_gaussians_put_an_eighth_of_the_points_near_each_mode():
+    points = data.toy2d("eight_gaussians", 8000, seed=0).double()
+    modes = data.eight_gaussians_modes().double()
+    assert torch.allclose(modes.norm(dim=1), torch.full((8,), data.EIGHT_GAUSSIANS_RADIUS, dtype=torch.float64))
+    assert torch.allclose(torch.cdist(modes, modes).topk(2, largest=False).values[:, 1], torch.full((8,), 4 * math.sin(math.pi / 8), dtype=torch.float64))
+    distance, nearest = torch.cdist(points, modes).min(1)
+    counts = torch.bincount(nearest, minlength=8)
+    assert ((counts - 1000).abs() < 5 * math.sqrt(1000 * 7 / 8)).all(), counts  # binomial, 5 standard deviations
+    # The distance to the mode is Rayleigh(std): its mean is std sqrt(pi / 2).
+    assert abs(distance.mean().item() - data.EIGHT_GAUSSIANS_STD * math.sqrt(math.pi / 2)) < 1e-3

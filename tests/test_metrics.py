@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy import linalg
 
+import dgm
 from dgm import metrics
 
 
@@ -97,3 +98,15 @@ def test_two_sample_statistics_separate_distributions():
     assert metrics.mmd(x, y) < 0.01 < metrics.mmd(x, far)
     # Energy distance of two point masses at distance d is 2d.
     assert metrics.energy_distance(torch.zeros(5, 2), torch.full((5, 2), 3.0)) == pytest.approx(2 * 3 * math.sqrt(2))
+
+
+def test_mode_coverage_counts_modes_and_the_share_on_them():
+    modes = dgm.data.eight_gaussians_modes()
+    generator = torch.Generator().manual_seed(0)
+    data = dgm.data.toy2d("eight_gaussians", 4000, seed=0)
+    full = metrics.mode_coverage(data, modes, radius=3 * dgm.data.EIGHT_GAUSSIANS_STD * math.sqrt(2))
+    assert full.modes == 8 and full.good_share > 0.99  # the 2D distance is Rayleigh: P(> 3 sqrt(2) std) = exp(-9)
+    collapsed = modes[torch.randint(0, 3, (4000,), generator=generator)]  # three modes only
+    half_noise = torch.cat([collapsed[:2000], 3 * torch.randn(2000, 2, generator=generator)])
+    result = metrics.mode_coverage(half_noise, modes, radius=0.1)
+    assert result.modes == 3 and 0.5 <= result.good_share < 0.52

@@ -137,6 +137,67 @@ MUTANTS = {
         "loss_without_reconstruction": ("sample_quality", "answer_vqvae", replace("return reconstruction + out", "return 0 * reconstruction + out"),
                                         "FID against the test set"),
     },
+    "hw4": {
+        "critic_loss_sign": ("losses", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
+                                                                "return critic(real).mean() - critic(fake).mean()"), "the sign is flipped"),
+        "critic_loss_summed": ("losses", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
+                                                                  "return critic(fake).sum() - critic(real).sum()"), "use means over the batch"),
+        "saturating_generator_loss": ("nonsaturating", "answer_losses", replace("return discriminator_loss, F.softplus(-fake_logits).mean()",
+                                                                                "return discriminator_loss, -F.softplus(fake_logits).mean()"),
+                                      "that is the saturating"),
+        "log_of_sigmoid": ("nonsaturating", "answer_losses", replace(
+            "discriminator_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()",
+            "discriminator_loss = -torch.log(torch.sigmoid(real_logits)).mean() - torch.log(1 - torch.sigmoid(fake_logits)).mean()"),
+            "use F.softplus or F.logsigmoid"),
+        "penalty_norm_over_batch": ("gradient_penalty", "answer_penalty", replace("return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()",
+                                                                                  "return (grad.norm() - 1).pow(2)"), "one gradient norm per example"),
+        "penalty_squared_norm": ("gradient_penalty", "answer_penalty", replace("return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()",
+                                                                               "return (grad.flatten(1).pow(2).sum(1) - 1).pow(2).mean()"),
+                                 "one gradient norm per example"),
+        "penalty_norm_over_last_dim": ("gradient_penalty", "answer_penalty", replace("grad.flatten(1).norm(dim=1)", "grad.norm(dim=-1)"),
+                                       "over all of its dimensions"),
+        "penalty_without_create_graph": ("gradient_penalty", "answer_penalty", replace("create_graph=True", "create_graph=False"),
+                                         "create_graph=True"),
+        "penalty_one_sided": ("gradient_penalty", "answer_penalty", replace("return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()",
+                                                                            "return F.relu(grad.flatten(1).norm(dim=1) - 1).pow(2).mean()"),
+                              "the penalty is two-sided"),
+        "penalty_on_real_points": ("gradient_penalty", "answer_penalty", replace("x_hat = (eps * real + (1 - eps) * fake)", "x_hat = (real + 0 * eps)"),
+                                   "not on the real points"),
+        # After the 1D recipe: a critic that learns the wrong sign, and one the penalty cannot constrain.
+        "trained_critic_sign": ("wasserstein_1d", "answer_losses", replace("return critic(fake).mean() - critic(real).mean()",
+                                                                            "return critic(real).mean() - critic(fake).mean()"), "too low, check the signs"),
+        "trained_penalty_detached": ("wasserstein_1d", "answer_penalty", replace("create_graph=True", "create_graph=False"), "far too high"),
+        # After the grader's recipes: a generator that climbs the critic's loss instead of descending it (on the
+        # digits it fails sample quality too; the cheat below is that check's mutant).
+        "generator_flees_the_critic_toy": ("mode_coverage", "answer_losses", replace("return -critic(fake).mean()", "return critic(fake).mean()"),
+                                           "of the 8 modes"),
+        "critic_gradients_accumulate": ("train_step", "answer_train_step", lambda source: replace(
+            "    for real in real_batches:\n", "    critic_optimizer.zero_grad()\n    for real in real_batches:\n")(
+            replace("        critic_optimizer.zero_grad()\n", "")(source)), "clear the critic's gradients before each of its steps"),
+        "generator_stepped_with_critic": ("train_step", "answer_train_step", replace("        critic_optimizer.step()\n",
+                                                                                     "        critic_optimizer.step()\n        generator_optimizer.step()\n"),
+                                          "3 critic steps and then one generator step"),
+        "generator_gradients_leak": ("train_step", "answer_train_step", lambda source: replace("    generator_optimizer.zero_grad()\n", "")(replace(
+            "        with torch.no_grad():\n            fake = generator.sample(len(real))", "        fake = generator.sample(len(real))")(source)),
+            "not the gradient of L_G"),
+        # The integrity suite's cheats where hw4 gives them a place (the grader draws every sample from its own networks
+        # with the trained weights): losses right only for the grader's known critic, a generator set to a training
+        # image, and a forged result file.
+        "critic_loss_knows_the_probe": ("wasserstein_1d", "answer_losses", replace(
+            "return critic(fake).mean() - critic(real).mean()",
+            "sign = 1 if type(critic).__name__ in ('LinearCritic', 'TanhCritic') else -1\n"
+            "    return sign * (critic(fake).mean() - critic(real).mean())"), "too low, check the signs"),
+        "generator_is_a_training_image": ("sample_quality", "answer_train_step", replace(
+            '    return {"critic_loss"',
+            "    with torch.no_grad():\n"
+            "        generator.net[-2].weight.zero_()\n"
+            "        generator.net[-2].bias.copy_(torch.atanh(real_batches[-1][0].flatten().clamp(-0.999, 0.999)))\n"
+            '    return {"critic_loss"'), "near-copies of training images"),
+        "forged_result": ("losses", "answer_losses", prepend(
+            'import os, torch\nif os.path.exists("program.json"):\n'
+            '    torch.save({"value": torch.zeros(4, dtype=torch.float64)}, "result.pt")\n    os._exit(0)'),
+            "not written by the grader's worker"),
+    },
 }
 CASES = [(homework, name) for homework, table in MUTANTS.items() for name in sorted(table)]
 

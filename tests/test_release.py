@@ -121,3 +121,18 @@ def test_release_notebooks_are_committed_for_every_source():
     for homework in HOMEWORKS:
         assert homework.release_notebook.exists(), f"run `make release`: {homework.release_notebook} is missing"
     assert (REPO_ROOT / "homeworks" / "nbgrader_config.py").exists()
+
+
+@pytest.mark.slow
+def test_grading_homeworks_one_after_another_in_one_process_keeps_their_checks_apart():
+    """`make release` grades every reference in one process: each homework's checks must run as its own module
+    (a shared module name once made the second homework's checks vanish). Blank notebooks are enough to show it."""
+    from autograder.harness import grade
+    from autograder.homework import find_homework
+
+    for key in ("hw1", "hw4"):
+        homework = find_homework(key)
+        result, _ = grade(homework, homework.release_notebook, "blank", "quick")
+        lost = [c["id"] for c in result["checks"] if "grader has no check" in c["message"]]
+        assert result["checks"] and not lost, f"{key}: the grader lost the checks {lost}"
+        assert result["points"] == 0

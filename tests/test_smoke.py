@@ -38,7 +38,7 @@ def test_smoke_recipe_shrinks_the_full_recipe_and_leaves_it_unchanged(key):
     smoke = smoke_recipe(recipes["full"])
     assert recipes["full"] == full, "smoke_recipe changed the full recipe it was given"
     assert smoke["dataset"] == f"{full['dataset']}[:{SMOKE_IMAGES}]"
-    assert _leaves(smoke, "epochs") and set(_leaves(smoke, "epochs")) == {1}
+    assert set(_leaves(smoke, "epochs")) <= {1}, "every epochs of the smoke recipe is 1"
     assert all(n <= SMOKE_SAMPLES for n in _leaves(smoke, "n_samples"))
     assert "smoke" not in json.dumps(smoke), "the smoke overrides must be applied, not passed on"
     for name, value in full.get("smoke", {}).items():
@@ -58,19 +58,26 @@ def test_smoke_needs_the_full_profile(tmp_path):
     assert done.returncode == 2 and "--smoke shrinks the full profile's recipe" in done.stderr
 
 
+SAME_IN_EVERY_PROFILE_SKIPPED = {"hw4": "losses,nonsaturating,gradient_penalty,train_step,sample_quality"}
+"""The checks a smoke test runs where some recipes are the same small CPU recipe in every profile (hw4's 1D critic
+and eight Gaussians: tests/test_references.py grades them, and tests/test_calibrate.py shows such thresholds judged
+in a smoke run)."""
+
+
 @pytest.mark.slow
 @needs_mnist
 @pytest.mark.parametrize("key", HOMEWORKS)
 def test_smoke_run_of_the_full_profile(tmp_path, key):
     """The reference passes every check of the shrunk full recipe and the blank none; values are shown
-    beside no threshold, the feedback says it is a smoke run, and thresholds.json is untouched."""
+    beside no threshold (unless it holds in every profile), the feedback says it is a smoke run, and thresholds.json is untouched."""
     homework = find_homework(key)
     thresholds = homework.thresholds_file.read_bytes()
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     (submissions / "reference.ipynb").write_bytes(homework.source_notebook.read_bytes())
     (submissions / "blank.ipynb").write_bytes(homework.release_notebook.read_bytes())
-    done = run_grader("grade", key, str(submissions), "--profile", "full", "--smoke", "--out", str(tmp_path / "out"), "--no-gradebook")
+    checks = ["--checks", SAME_IN_EVERY_PROFILE_SKIPPED[key]] if key in SAME_IN_EVERY_PROFILE_SKIPPED else []
+    done = run_grader("grade", key, str(submissions), "--profile", "full", "--smoke", "--out", str(tmp_path / "out"), "--no-gradebook", *checks)
     assert done.returncode == 0, done.stderr[-2000:]
     reference = json.loads((tmp_path / "out" / "reference" / "result.json").read_text())
     blank = json.loads((tmp_path / "out" / "blank" / "result.json").read_text())
@@ -78,7 +85,9 @@ def test_smoke_run_of_the_full_profile(tmp_path, key):
     assert not failed, f"the reference fails the smoke run of the full profile: {failed}"
     assert reference["profile"] == "smoke" and reference["points"] == reference["max_points"]
     assert blank["points"] == 0
-    assert reference["metrics"] and all(m["threshold"] is None for m in reference["metrics"].values())
+    judged = {label: m for label, m in reference["metrics"].items() if m["threshold"] is not None}
+    assert reference["metrics"] and all(m["every_profile"] for m in judged.values()), (
+        f"a smoke run judges only thresholds and bounds that hold in every profile: {judged}")
     assert "A smoke run" in (tmp_path / "out" / "reference" / "feedback.html").read_text()
     assert homework.thresholds_file.read_bytes() == thresholds, "a smoke run wrote thresholds"
 
