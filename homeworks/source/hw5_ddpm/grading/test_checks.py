@@ -1,0 +1,416 @@
+"""Homework 5 (DDPM with classifier-free guidance) hidden checks, one ``test_<grade_id>`` per autograded cell.
+
+Every value is recomputed here in float64 from the probe's inputs: the schedules from their definitions, the
+forward process and the conversions from their closed forms, the posterior by conditioning the joint Gaussian of
+(x_{t-1}, x_t) given x_0 (not from the textbook coefficients), one reverse step from its formula. Where the
+student's code calls a network (the training loss, the sampler, the bound), the probe records every call and the
+grader recomputes the number from those calls, so a value is accepted only with the forward passes that produced it:
+the loss from the noise the model was shown, each term of the bound from the prediction made at that step, and each
+step of the sampler's chain from the prediction it was driven by (the chain is replayed: the implied noise must be
+standard normal and the last step noise-free). The sampler is driven by the exact noise prediction of a Gaussian
+mixture (``dgm.mixture``), so its samples are judged against that mixture apart from any training.
+
+Cost: every probe takes under a second of CPU except the sampler's (100 steps of 4,000 points, two seconds); there
+is no training recipe, so the quick and full profiles run the same checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+import dgm
+from autograder.calibrate import Calibration
+from autograder.harness import GRADER_SEED
+
+TOLERANCE = 1e-6
+"""Relative tolerance of values the grader recomputes in float64 from the same inputs."""
+NULL = -1
+
+
+def _close(found, expected, tolerance: float = TOLERANCE) -> bool:
+    found, expected = torch.as_tensor(found).double(), torch.as_tensor(expected).double()
+    try:
+        found = found.expand_as(expected) if found.shape != expected.shape else found
+    except RuntimeError:
+        return False
+    return bool(((found - expected).abs() <= tolerance * (1 + expected.abs())).all())
+
+
+def _table(betas: torch.Tensor) -> dict:
+    """beta, alpha, alpha_bar (T + 1,) in float64, entry 0 the data."""
+    beta = torch.cat([torch.zeros(1, dtype=torch.float64), betas.double()])
+    return {"beta": beta, "alpha": 1 - beta, "alpha_bar": torch.cumprod(1 - beta, 0)}
+
+
+def _at(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return values[t].view(-1, *[1] * (like.dim() - 1))
+
+
+def _betas(generator: torch.Generator, T: int) -> torch.Tensor:
+    """A schedule no formula gives: increasing betas in (1e-4, 0.06) with random steps."""
+    steps = torch.rand(T, generator=generator, dtype=torch.float64)
+    return 1e-4 + 0.06 * steps.cumsum(0) / steps.sum()
+
+
+def linear_betas(T: int) -> torch.Tensor:
+    return torch.linspace(1e-4 * 1000 / T, 0.02 * 1000 / T, T, dtype=torch.float64)
+
+
+def cosine_betas(T: int, s: float = 0.008) -> torch.Tensor:
+    f = torch.cos((torch.arange(T + 1, dtype=torch.float64) / T + s) / (1 + s) * math.pi / 2) ** 2
+    return (1 - f[1:] / f[:-1]).clamp(max=0.999)
+
+
+def _mean_of_step(table: dict, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """mu_theta(x_t, t) = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) in float64."""
+    x_t, eps = x_t.double(), eps.double()
+    beta, alpha, alpha_bar = (_at(table[k], t, x_t) for k in ("beta", "alpha", "alpha_bar"))
+    return (x_t - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()
+
+
+def _tilde_beta(table: dict, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    beta, alpha_bar, alpha_bar_prev = _at(table["beta"], t, like), _at(table["alpha_bar"], t, like), _at(table["alpha_bar"], t - 1, like)
+    return (1 - alpha_bar_prev) / (1 - alpha_bar) * beta
+
+
+# --------------------------------------------------------------------------------------------------
+# Schedule and forward process
+
+
+def test_schedule(submission):
+    generator = submission.private_generator("schedule")
+    sizes = [37, 200, 1000, int(torch.randint(50, 400, (), generator=generator))]
+    betas = _betas(generator, 1000)
+    found = submission.probe("schedules", sizes=sizes, inputs={"betas": betas})
+    for kind, formula in (("linear", linear_betas), ("cosine", cosine_betas)):
+        for T in sizes:
+            value = torch.as_tensor(found[kind][str(T)])
+            assert value.shape == (T,), f"{kind}_betas({T}) should have shape ({T},), got {tuple(value.shape)}"
+            assert value.dtype == torch.float64, f"{kind}_betas returns {value.dtype}: keep the schedule in float64"
+            expected = formula(T)
+            hint = (" (clip each beta_t at 0.999: the last cosine step is 1 without it)" if kind == "cosine" and _close(value[:-1], expected[:-1]) else "")
+            assert _close(value, expected, 1e-12), f"{kind}_betas({T}) differs from its definition by up to {(value - expected).abs().max():.3g}{hint}"
+    table = _table(betas)
+    for name in ("beta", "alpha", "alpha_bar"):
+        value = torch.as_tensor(found[name])
+        assert value.shape == (1001,), f"make_schedule(betas of T = 1000).{name} should have length T + 1 = 1001 (entry 0 is the data), got {tuple(value.shape)}"
+        assert value.dtype == torch.float64, f"Schedule.{name} is {value.dtype}: float64 expected"
+        hint = ""
+        if name == "alpha_bar" and _close(value[1:], table[name][:-1]):
+            hint = " (it is shifted by one: alpha_bar_t includes alpha_t, and alpha_bar_0 = 1)"
+        elif name == "alpha_bar" and _close(value, table[name], 1e-5):
+            hint = " (the product was accumulated in float32: keep it in float64)"
+        assert _close(value, table[name], 1e-10), f"Schedule.{name} differs from its definition by up to {(value - table[name]).abs().max():.3g}{hint}"
+
+
+def test_forward(submission):
+    generator = submission.private_generator("forward")
+    betas = _betas(generator, 120)
+    x0 = torch.randn(16, 1, 3, 3, generator=generator, dtype=torch.float64)
+    t = torch.cat([torch.tensor([0, 1, 120]), torch.randint(1, 121, (13,), generator=generator)])
+    eps = torch.randn(x0.shape, generator=generator, dtype=torch.float64)
+    found = submission.probe("forward", inputs={"betas": betas, "x0": x0, "t": t, "eps": eps})
+    table = _table(betas)
+    alpha_bar = _at(table["alpha_bar"], t, x0)
+    expected = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+    for dtype in ("float64", "float32"):
+        value = found[dtype]
+        assert value.shape == x0.shape, f"q_sample should return the data's shape {tuple(x0.shape)}, got {tuple(value.shape)}"
+        assert value.dtype == getattr(torch, dtype), f"q_sample of {dtype} data returned {value.dtype}: keep the data's dtype"
+    value = found["float64"]
+    hints = {"the noise is scaled by the variance 1 - alpha_bar_t, not the standard deviation": alpha_bar.sqrt() * x0 + (1 - alpha_bar) * eps,
+             "alpha_t was used where alpha_bar_t belongs": _at(table["alpha"], t, x0).sqrt() * x0 + (1 - _at(table["alpha"], t, x0)).sqrt() * eps,
+             "the time index is off by one": _at(table["alpha_bar"], (t - 1).clamp(min=0), x0).sqrt() * x0 + (1 - _at(table["alpha_bar"], (t - 1).clamp(min=0), x0)).sqrt() * eps}
+    hint = next((f" ({text})" for text, wrong in hints.items() if _close(value, wrong)), "")
+    assert _close(value, expected), f"q_sample differs from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps by up to {(value - expected).abs().max():.3g}{hint}"
+    assert _close(found["float32"], expected, 1e-5), "q_sample of float32 data is wrong although float64 is right"
+
+
+# --------------------------------------------------------------------------------------------------
+# Posterior and conversions
+
+
+def conditioned_posterior(table: dict, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """q(x_{t-1} | x_t, x0) by conditioning the joint Gaussian of (x_{t-1}, x_t) given x0 (per coordinate):
+    x_{t-1} = sqrt(ab_{t-1}) x0 + sqrt(1 - ab_{t-1}) e1, x_t = sqrt(a_t) x_{t-1} + sqrt(b_t) e2."""
+    ab_prev, ab, a = _at(table["alpha_bar"], t - 1, x0), _at(table["alpha_bar"], t, x0), _at(table["alpha"], t, x0)
+    var_prev, cov, var_t = 1 - ab_prev, a.sqrt() * (1 - ab_prev), 1 - ab  # Var x_{t-1}, Cov(x_{t-1}, x_t), Var x_t
+    mean = ab_prev.sqrt() * x0 + cov / var_t * (x_t - ab.sqrt() * x0)
+    return mean, var_prev - cov**2 / var_t
+
+
+def test_posterior(submission):
+    generator = submission.private_generator("posterior")
+    T = 80
+    betas = _betas(generator, T)
+    x0, x_t = (torch.randn(12, 2, 3, generator=generator, dtype=torch.float64) for _ in range(2))
+    t = torch.cat([torch.tensor([1, 2, T]), torch.randint(1, T + 1, (9,), generator=generator)])
+    found = submission.probe("posterior", inputs={"betas": betas, "x0": x0, "x_t": x_t, "t": t})
+    table = _table(betas)
+    mean, variance = conditioned_posterior(table, x0, x_t, t)
+    assert found["mean"].shape == x0.shape, f"the posterior mean should have the data's shape {tuple(x0.shape)}, got {tuple(found['mean'].shape)}"
+    hint = " (that is beta_t: the posterior's variance is tilde beta_t)" if _close(found["variance"], _at(table["beta"], t, x0)) else ""
+    assert _close(found["variance"], variance.expand_as(x0)), (
+        f"the posterior variance differs from Gaussian conditioning of (x_(t-1), x_t) given x0 by up to "
+        f"{(torch.as_tensor(found['variance']).double() - variance).abs().max():.3g}{hint}")
+    swapped = _at(table["alpha"], t, x0).sqrt() * (1 - _at(table["alpha_bar"], t - 1, x0)) / (1 - _at(table["alpha_bar"], t, x0)) * x0 + (
+        _at(table["alpha_bar"], t - 1, x0).sqrt() * _at(table["beta"], t, x0) / (1 - _at(table["alpha_bar"], t, x0)) * x_t)
+    hint = " (the coefficients of x0 and x_t are swapped)" if _close(found["mean"], swapped) else ""
+    assert _close(found["mean"], mean), f"the posterior mean differs from Gaussian conditioning by up to {(found['mean'].double() - mean).abs().max():.3g}{hint}"
+
+
+def test_conversions(submission):
+    generator = submission.private_generator("conversions")
+    T = 60
+    betas = _betas(generator, T)
+    x0, eps = (torch.randn(10, 3, 2, generator=generator, dtype=torch.float64) for _ in range(2))
+    t = torch.cat([torch.tensor([1, T]), torch.randint(1, T + 1, (8,), generator=generator)])
+    found = submission.probe("conversions", inputs={"betas": betas, "x0": x0, "eps": eps, "t": t})
+    alpha_bar = _at(_table(betas)["alpha_bar"], t, x0)
+    v = alpha_bar.sqrt() * eps - (1 - alpha_bar).sqrt() * x0
+    expected = {"x0_from_eps": x0, "eps_from_x0": eps, "v_from_x0_eps": v, "x0_from_v": x0, "eps_from_v": eps,
+                "score_from_eps": -eps / (1 - alpha_bar).sqrt()}
+    for name, value in expected.items():
+        hint = " (the sign is flipped)" if _close(found[name], -value) else ""
+        if name == "v_from_x0_eps" and _close(found[name], alpha_bar.sqrt() * x0 - (1 - alpha_bar).sqrt() * eps):
+            hint = " (x0 and eps are swapped: v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x0)"
+        assert torch.as_tensor(found[name]).shape == value.shape, f"{name} should return shape {tuple(value.shape)}"
+        assert _close(found[name], value), f"{name} is wrong by up to {(torch.as_tensor(found[name]).double() - value).abs().max():.3g}{hint}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Guidance and the training loss
+
+
+def _guided_sampler(submission, w: float) -> dict:
+    mixture = {"weights": [0.35, 0.65], "means": [[-1.5, 0.5], [1.0, -0.5]], "stds": [0.5, 0.7]}
+    labels = torch.tensor([0, 1] * 500)
+    found = submission.probe("sampler", n=1000, w=w, noise_seed=7, **mixture, inputs={"betas": linear_betas(60), "labels": labels})
+    return found, dgm.mixture.GaussianMixture(**mixture), labels
+
+
+def test_guidance(submission):
+    generator = submission.private_generator("guidance")
+    T, d, n_classes = 30, 4, 10
+    a, table = torch.rand(T + 1, generator=generator, dtype=torch.float64), torch.randn(n_classes + 1, d, generator=generator, dtype=torch.float64)
+    x_t = torch.randn(12, d, generator=generator, dtype=torch.float64)
+    t, y = torch.randint(1, T + 1, (12,), generator=generator), torch.randint(0, n_classes, (12,), generator=generator)
+    y[0] = 0
+    ws = [0.0, -1.0, 0.5, 2.0, 7.3]
+    found = submission.probe("guided", ws=ws, inputs={"a": a, "table": table, "x_t": x_t, "t": t, "y": y})
+    eps_y, eps_null = a[t][:, None] * x_t + table[y + 1], a[t][:, None] * x_t + table[0]
+    assert _close(found["unconditional"], eps_null), "guided_eps with y = None should return the unconditional prediction eps(x_t, t, NULL)"
+    for w, value in zip(ws, found["guided"]):
+        expected = eps_null + (1 + w) * (eps_y - eps_null)
+        hints = {"that is eps_u + w (eps_c - eps_u): this course writes eps_u + (1 + w)(eps_c - eps_u), so w = 0 is the conditional model":
+                 eps_null + w * (eps_y - eps_null),
+                 "the roles of eps(y) and eps(NULL) are swapped": eps_y + (1 + w) * (eps_null - eps_y),
+                 "digit 0 must not be mapped to NULL: labels are 0..9 and NULL is -1":
+                 eps_null + (1 + w) * (torch.where((y == 0)[:, None], eps_null, eps_y) - eps_null)}
+        hint = next((f" ({text})" for text, wrong in hints.items() if _close(value, wrong)), "")
+        assert _close(value, expected), f"guided_eps at w = {w:g} differs from eps(NULL) + (1 + w)(eps(y) - eps(NULL)) by up to {(value - expected).abs().max():.3g}{hint}"
+    # In the sampler: with labels and w, every step's prediction is the guided one, of the exact mixture's eps.
+    w = 2.0
+    found, mixture, labels = _guided_sampler(submission, w)
+    assert found["steps"], "sample() made no guided_eps call: each step's prediction comes from guided_eps(eps_model, x, t, y, w)"
+    alpha_bar = _table(linear_betas(60))["alpha_bar"]
+    for step in found["steps"]:
+        ab = alpha_bar[step["t"].long()]
+        expected = mixture.eps(step["x_t"].double(), ab) + (1 + w) * (mixture.eps(step["x_t"].double(), ab, labels) - mixture.eps(step["x_t"].double(), ab))
+        assert _close(step["out"], expected, 1e-4), (
+            f"at t = {int(step['t'][0])} the sampler's guided prediction is not eps(NULL) + (1 + w)(eps(y) - eps(NULL)) of the model it was given: "
+            "does sample() pass y and w to guided_eps?")
+
+
+def test_label_dropout(submission):
+    generator = submission.private_generator("label_dropout")
+    T, B, repeats, p = 10, 200, 20, 0.25
+    betas = _betas(generator, T)
+    x0 = torch.randn(B, 1, 2, 2, generator=generator, dtype=torch.float64)
+    y = torch.arange(10).repeat(B // 10)[torch.randperm(B, generator=generator)]
+    found = submission.probe("label_dropout", p_uncond=p, repeats=repeats, inputs={"betas": betas, "x0": x0, "y": y})
+    calls = found["calls"]
+    assert len(calls) == repeats, f"loss_simple should call the model once on the whole batch; {len(calls)} calls in {repeats} losses"
+    alpha_bar = _table(betas)["alpha_bar"]
+    implied, labels_seen, times = [], [], []
+    for call, loss in zip(calls, found["losses"]):
+        t = call["t"].long()
+        assert call["x_t"].shape == x0.shape and t.shape == (B,), "the model should see the whole batch (B, ...) and one t per example (B,)"
+        assert t.min() >= 1 and t.max() <= T, f"t should be drawn from 1..T = 1..{T}, got values {t.min().item()}..{t.max().item()}"
+        eps = (call["x_t"].double() - _at(alpha_bar, t, x0).sqrt() * x0) / (1 - _at(alpha_bar, t, x0)).sqrt()
+        expected = (call["out"].double() - eps).pow(2).mean()
+        hint = " (average over the batch and the dimensions, F.mse_loss)" if _close(loss, expected * x0[0].numel()) or _close(loss, expected * B) else ""
+        assert loss.shape == () and _close(loss, expected, 1e-5), (
+            f"loss_simple returned {float(loss):.6g}; the mean squared error between the model's output and the noise in its input is {expected.item():.6g}{hint}")
+        dropped = call["y"] == NULL
+        assert ((call["y"] == y) | dropped).all(), "each label should reach the model unchanged or as NULL (-1)"
+        assert 0 < dropped.sum() < B, (
+            f"{int(dropped.sum())} of {B} labels dropped in one call at p_uncond = {p}: drop each example's label independently, not the whole batch")
+        implied.append(eps), labels_seen.append(dropped), times.append(t)
+    eps, dropped, t = torch.cat(implied), torch.cat(labels_seen), torch.cat(times)
+    assert eps.mean().abs() < 0.05 and (eps.var() - 1).abs() < 0.05, (
+        f"the noise implied by x_t has mean {eps.mean():.3f} and variance {eps.var():.3f}: x_t should be sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, eps ~ N(0, I)")
+    counts = torch.bincount(t - 1, minlength=T).double()
+    chi2 = ((counts - len(t) / T) ** 2 / (len(t) / T)).sum().item()
+    assert chi2 < 40, f"t is not uniform on 1..{T} (chi-square {chi2:.1f} on {T - 1} degrees of freedom)"
+    share, sd = dropped.double().mean().item(), math.sqrt(p * (1 - p) / len(dropped))
+    assert abs(share - p) < 4.5 * sd, f"{share:.1%} of the labels were dropped, p_uncond = {p:.0%} expected"
+    per_class = torch.stack([dropped[y.repeat(repeats) == k].double().mean() for k in range(10)])
+    assert (per_class - p).abs().max() < 5 * math.sqrt(p * (1 - p) / (len(dropped) / 10)), (
+        f"the share of dropped labels depends on the class ({per_class.min():.2f}..{per_class.max():.2f}): every class, digit 0 included, is dropped alike")
+    assert found["unconditional_calls"] and (found["unconditional_calls"][0]["y"] == NULL).all(), "loss_simple with y = None should give the model NULL labels only"
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampling
+
+
+def test_reverse_step(submission):
+    generator = submission.private_generator("reverse_step")
+    T = 150
+    betas = _betas(generator, T)
+    x_t, eps, noise = (torch.randn(8, 2, 2, generator=generator, dtype=torch.float64) for _ in range(3))
+    t = torch.cat([torch.tensor([T, 2, 1]), torch.randint(1, T + 1, (5,), generator=generator)])
+    found = submission.probe("reverse_step", inputs={"betas": betas, "eps": eps, "x_t": x_t, "t": t, "noise": noise})["x_prev"]
+    table = _table(betas)
+    expected = _mean_of_step(table, x_t, t, eps) + _tilde_beta(table, t, x_t).sqrt() * noise
+    shifted = {k: torch.cat([v, v[-1:]]) for k, v in table.items()}  # beta_{T+1} = beta_T: room for the t + 1 guess
+    hints = {"the variance is beta_t; this homework samples with tilde beta_t": _mean_of_step(table, x_t, t, eps) + _at(table["beta"], t, x_t).sqrt() * noise,
+             "the noise is scaled by tilde beta_t, a variance, instead of its square root": _mean_of_step(table, x_t, t, eps) + _tilde_beta(table, t, x_t) * noise,
+             "the time index is off by one (t - 1 used for t)": _mean_of_step(table, x_t, t - 1, eps) + _tilde_beta(shifted, (t - 1).clamp(min=1), x_t).sqrt() * noise,
+             "the time index is off by one (t + 1 used for t)": _mean_of_step(shifted, x_t, t + 1, eps) + _tilde_beta(shifted, t + 1, x_t).sqrt() * noise}
+    hint = next((f" ({text})" for text, wrong in hints.items() if _close(found, wrong)), "")
+    assert found.shape == x_t.shape, f"reverse_step should return shape {tuple(x_t.shape)}, got {tuple(found.shape)}"
+    assert _close(found, expected), f"reverse_step differs from mu_theta(x_t, t) + sqrt(tilde beta_t) z by up to {(found.double() - expected).abs().max():.3g}{hint}"
+
+
+SAMPLER_MIXTURE = {"weights": [0.2, 0.5, 0.3], "means": [[-2.0, 0.0], [1.5, 1.0], [0.5, -2.0]], "stds": [0.3, 0.5, 0.4]}
+SAMPLER_T, SAMPLER_N = 100, 4000
+
+
+def sampler_run(submission, seed: int) -> dict:
+    """The student's unconditional sampler driven by the mixture's exact eps on the grader's cosine schedule."""
+    return submission.probe("sampler", n=SAMPLER_N, w=0.0, noise_seed=seed, **SAMPLER_MIXTURE,
+                            inputs={"betas": cosine_betas(SAMPLER_T), "labels": torch.zeros(0, dtype=torch.long)})
+
+
+def replay(found: dict, betas: torch.Tensor, mixture: dgm.mixture.GaussianMixture, n: int) -> str | None:
+    """What is wrong with the sampler's chain, or None. Each recorded step must be a guided_eps call at t = T, ..., 1
+    on the state the previous step produced, its prediction the exact unconditional eps, the noise each step added
+    standard normal, and the returned samples the last step's mean (no noise at t = 1)."""
+    table, T = _table(betas), len(betas)
+    steps = found["steps"]
+    if [int(step["t"].flatten()[0]) for step in steps] != list(range(T, 0, -1)) or any((step["t"] != step["t"].flatten()[0]).any() for step in steps):
+        return f"the sampler should call guided_eps once per step at t = {T}, {T - 1}, ..., 1 (one t for the whole batch); it made {len(steps)} calls"
+    start = steps[0]["x_t"].double()
+    if start.shape != (n, mixture.dim) or start.mean().abs() > 0.1 or (start.var() - 1).abs() > 0.1:
+        return f"x_T should be standard normal of shape {(n, mixture.dim)}: got shape {tuple(start.shape)}, mean {start.mean():.3f}, variance {start.var():.3f}"
+    z = []
+    for step, following in zip(steps, steps[1:] + [None]):
+        t = step["t"].long()
+        exact = mixture.eps(step["x_t"].double(), table["alpha_bar"][t])
+        if not _close(step["out"], exact, 1e-4):
+            return f"at t = {int(t[0])} guided_eps(model, x, t, None, w) did not return the model's unconditional prediction eps(x, t, NULL)"
+        mean = _mean_of_step(table, step["x_t"], t, step["out"])
+        after = found["samples"] if following is None else following["x_t"]
+        if following is None:
+            if not _close(after, mean, 1e-4):
+                return "the returned samples are not the last step's output mu_theta(x_1, 1): the step at t = 1 adds no noise, and nothing follows it"
+        else:
+            z.append((after.double() - mean) / _tilde_beta(table, t, mean).sqrt())
+    z = torch.stack(z)  # (T - 1, n, d)
+    per_step = z.flatten(1).var(1)
+    if z.mean().abs() > 0.01 or (per_step - 1).abs().max() > 0.1:
+        worst = int((per_step - 1).abs().argmax())
+        return (f"replaying the chain, the noise each step added has variance {per_step[worst]:.3f} tilde beta_t at t = {T - worst} "
+                f"(1 expected; mean {z.mean():.3f}): x_(t-1) = mu_theta(x_t, t) + sqrt(tilde beta_t) z with fresh z ~ N(0, I) at every step")
+    return None
+
+
+def sampler_energy(submission, seed: int) -> float:
+    """Energy distance between the sampler's points and as many fresh points of the mixture."""
+    samples = sampler_run(submission, seed)["samples"].double()
+    truth, _ = dgm.mixture.GaussianMixture(**SAMPLER_MIXTURE).sample(SAMPLER_N, submission.private_generator("sampler", seed))
+    return dgm.metrics.energy_distance(samples, truth) if samples.shape == truth.shape and samples.isfinite().all() else math.inf
+
+
+def test_sampler(submission):
+    found = sampler_run(submission, GRADER_SEED)
+    mixture = dgm.mixture.GaussianMixture(**SAMPLER_MIXTURE)
+    samples = found["samples"]
+    assert samples.shape == (SAMPLER_N, 2), f"sample(model, schedule, ({SAMPLER_N}, 2)) returned shape {tuple(samples.shape)}"
+    assert samples.isfinite().all(), "the samples are not finite"
+    problem = replay(found, cosine_betas(SAMPLER_T), mixture, SAMPLER_N)
+    assert problem is None, problem
+    shares = mixture.posterior(samples.double()).argmax(1).bincount(minlength=3).double() / SAMPLER_N
+    submission.show("share of samples per mixture component (0.2, 0.5, 0.3 expected)", round(shares[0].item(), 3))
+    submission.judge("energy distance of the exact-score samples to the mixture", sampler_energy(submission, GRADER_SEED), "sampler_energy",
+                     "driven by the exact noise prediction of a Gaussian mixture, the sampler's energy distance to that mixture")
+
+
+# --------------------------------------------------------------------------------------------------
+# The bound
+
+
+def _discretised_nll(x0: torch.Tensor, mean: torch.Tensor, std: float, n_levels: int) -> torch.Tensor:
+    half = 1 / (n_levels - 1)
+    normal = torch.distributions.Normal(mean, std)
+    upper = torch.where(x0 > 1 - half, torch.ones_like(x0), normal.cdf(x0 + half))
+    lower = torch.where(x0 < -1 + half, torch.zeros_like(x0), normal.cdf(x0 - half))
+    return -(upper - lower).clamp(min=1e-12).log().flatten(1).sum(1)
+
+
+def test_bound(submission):
+    generator = submission.private_generator("bound")
+    T, B, n_levels, shape = 40, 6, 17, (1, 4, 4)
+    betas = linear_betas(T)
+    x0 = torch.randint(0, n_levels, (B, *shape), generator=generator).double() / (n_levels - 1) * 2 - 1
+    D = x0[0].numel()
+    W, c = torch.randn(D, D, generator=generator, dtype=torch.float64) / 4, torch.randn(D, generator=generator, dtype=torch.float64)
+    labels = torch.randint(0, 10, (B,), generator=generator)
+    found = submission.probe("bound", n_levels=n_levels, inputs={"betas": betas, "x0": x0, "W": W, "c": c, "labels": labels})
+    table, terms = _table(betas), found["terms"]
+    expected_shapes = {"prior": (B,), "diffusion": (B, T - 1), "decoder": (B,)}
+    for name, size in expected_shapes.items():
+        assert name in terms and tuple(terms[name].shape) == size, f"bound_terms should return {name!r} of shape {size}"
+    calls = found["calls"]
+    times = sorted(int(call["t"].flatten()[0]) for call in calls)
+    assert times == list(range(1, T + 1)) and all((call["t"] == call["t"].flatten()[0]).all() for call in calls), (
+        f"bound_terms should call the model once per t = 1..{T} on the whole batch; it made {len(calls)} calls at t = {times[:5]}...")
+    assert all(torch.equal(call["y"], labels) for call in calls), "bound_terms should pass the labels y to the model"
+    implied, expected_diffusion, expected_decoder = [], torch.zeros(B, T - 1, dtype=torch.float64), None
+    for call in calls:
+        t, x_t, out = call["t"].long(), call["x_t"].double(), call["out"].double()
+        ab = _at(table["alpha_bar"], t, x0)
+        implied.append((x_t - ab.sqrt() * x0) / (1 - ab).sqrt())
+        mean = _mean_of_step(table, x_t, t, out)
+        if int(t[0]) == 1:
+            expected_decoder = _discretised_nll(x0, mean, math.sqrt(betas[0].item()), n_levels)
+            density = -torch.distributions.Normal(mean, math.sqrt(betas[0].item())).log_prob(x0).flatten(1).sum(1)
+        else:
+            true_mean, variance = conditioned_posterior(table, x0, x_t, t)
+            expected_diffusion[:, int(t[0]) - 2] = ((true_mean - mean) ** 2 / (2 * variance)).flatten(1).sum(1)
+    implied = torch.stack(implied)
+    assert implied.mean().abs() < 0.15 and (implied.var() - 1).abs() < 0.2, (
+        f"the x_t the model saw are not draws of q(x_t | x0): their implied noise has mean {implied.mean():.3f}, variance {implied.var():.3f}")
+    alpha_bar_T = table["alpha_bar"][-1]
+    expected_prior = 0.5 * (alpha_bar_T * x0**2 + (1 - alpha_bar_T) - 1 - torch.log(1 - alpha_bar_T)).flatten(1).sum(1)
+    assert _close(terms["prior"], expected_prior), f"L_T is {terms['prior'][0]:.6g}, the KL of q(x_T | x0) from N(0, I) is {expected_prior[0]:.6g}"
+    hint = ""
+    if _close(terms["diffusion"], expected_diffusion.flip(1)):
+        hint = " (the columns are reversed: column t - 2 holds L_(t-1))"
+    assert _close(terms["diffusion"], expected_diffusion, 1e-5), (
+        f"L_(t-1) recomputed from the model's predictions at each t differs by up to {(terms['diffusion'].double() - expected_diffusion).abs().max():.3g}{hint}")
+    hint = " (that is minus the log-density at x0: the decoder's probability is the mass of the level's bin)" if _close(terms["decoder"], density, 1e-5) else ""
+    assert _close(terms["decoder"], expected_decoder, 1e-5), (
+        f"L_0 is {terms['decoder'][0]:.6g}, the discretised Gaussian decoder (bins of width 2/(K - 1), edges to +-infinity) gives {expected_decoder[0]:.6g}{hint}")
+    total = (expected_prior + expected_diffusion.sum(1) + expected_decoder) / (D * math.log(2))
+    assert _close(found["bits_per_dim"], total, 1e-5), f"bits_per_dim is {found['bits_per_dim'][0]:.6g}, (L_T + sum L_(t-1) + L_0) / (D log 2) = {total[0]:.6g}"
+
+
+CALIBRATIONS = {
+    "sampler_energy": Calibration(sampler_energy, better="lower", margin=1.0, min_slack=0.002, bugs=("std_as_variance",), implausible=None,
+                                  every_profile=True),
+}
