@@ -36,12 +36,13 @@ test-fast: env  ## the tests that do not train or grade whole notebooks
 release: env  ## validate sources, verify references, regenerate homeworks/release and student seminars, build dist/ (wheel + student-bundle.zip); RELEASE_ARGS=--no-verify skips grading the references
 	$(PY) -m autograder release $(RELEASE_ARGS)
 
-bench: env  ## benchmarks (print figures): hw1-hw4 references (hw2 against zuko, hw3 against vector-quantize-pytorch, hw4 against a non-saturating GAN), time to score 1,000 samples
-	$(PY) -m pip install -q "zuko>=1.1" "vector-quantize-pytorch>=1.20" "torchmetrics>=1.4"
+bench: env  ## benchmarks (print figures): hw1-hw5 references (hw2 against zuko, hw3 against vector-quantize-pytorch, hw4 against a non-saturating GAN, hw5 against diffusers' DDPMScheduler), time to score 1,000 samples
+	$(PY) -m pip install -q "zuko>=1.1" "vector-quantize-pytorch>=1.20" "torchmetrics>=1.4" "diffusers>=0.30"
 	$(PY) benchmarks/hw1_pixelcnn.py
 	$(PY) benchmarks/hw2_realnvp.py
 	$(PY) benchmarks/hw3_vqvae.py
 	$(PY) benchmarks/hw4_wgan.py
+	$(PY) benchmarks/hw5_ddpm.py
 	$(PY) benchmarks/sample_quality.py
 
 # The TeX toolchain is needed by `make lectures` only (Debian/Ubuntu; macOS: see lectures/README.md).

@@ -16,8 +16,10 @@ costs only the checks that need it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -209,3 +211,15 @@ _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
 def strip_magics(source: str) -> str:
     """Comment out IPython magics and shell escapes (``%pip``, ``!ls``): plain Python has neither."""
     return _MAGIC.sub(r"\1pass  # (removed for grading) \2", source)
+
+
+@functools.cache
+def instructor_namespace(path: str) -> types.SimpleNamespace:
+    """The ``grader-setup`` cells of the instructor's source notebook at ``path`` (imports, networks, configs),
+    executed in the grader's own process: the same text the graded program runs, so the grader can rebuild the
+    course networks from the states a probe returns and evaluate them without student code."""
+    namespace: dict = {}
+    for cell in read_notebook(path).cells:
+        if cell.cell_type == "code" and SETUP_TAG in cell.metadata.get("tags", []):
+            exec(compile(cell.source, f"<{nbgrader_meta(cell).get('grade_id', 'setup')}>", "exec"), namespace)
+    return types.SimpleNamespace(**namespace)

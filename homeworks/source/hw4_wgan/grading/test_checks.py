@@ -14,7 +14,6 @@ grader's noise, and the sample quality of digits.
 
 from __future__ import annotations
 
-import functools
 import math
 import types
 
@@ -24,7 +23,7 @@ import dgm
 from autograder import quality
 from autograder.calibrate import Calibration, QualityCalibration
 from autograder.harness import GRADER_SEED
-from autograder.notebook import nbgrader_meta, read_notebook
+from autograder.notebook import instructor_namespace
 
 TOLERANCE = 1e-6
 """Relative tolerance of values the grader recomputes in float64 from the same inputs."""
@@ -35,19 +34,9 @@ def _close(found: torch.Tensor, expected: torch.Tensor, tolerance: float = TOLER
     return found.shape == expected.shape and bool(((found - expected).abs() <= tolerance * (1 + expected.abs())).all())
 
 
-@functools.cache
-def _course_cells(path: str) -> types.SimpleNamespace:
-    """The notebook's set-up cells (imports, networks, the 1D data), from the instructor's source notebook,
-    executed in the grader's process: instructor code, the same text the graded program runs."""
-    namespace: dict = {}
-    cells = {nbgrader_meta(cell).get("grade_id"): cell.source for cell in read_notebook(path).cells}
-    for grade_id in ("setup_imports", "setup_models", "setup_one_d"):
-        exec(compile(cells[grade_id], f"<{grade_id}>", "exec"), namespace)
-    return types.SimpleNamespace(**namespace)
-
-
 def course(submission) -> types.SimpleNamespace:
-    return _course_cells(str(submission.homework.source_notebook))
+    """The notebook's set-up cells (imports, networks, the 1D data) executed in the grader's process."""
+    return instructor_namespace(str(submission.homework.source_notebook))
 
 
 # --------------------------------------------------------------------------------------------------
