@@ -198,6 +198,52 @@ MUTANTS = {
             '    torch.save({"value": torch.zeros(4, dtype=torch.float64)}, "result.pt")\n    os._exit(0)'),
             "not written by the grader's worker"),
     },
+    "hw5": {
+        "alpha_bar_shifted": ("schedule", "answer_schedule", replace(
+            "alpha_bar=torch.cumprod(alpha, dim=0))", "alpha_bar=torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(alpha, dim=0)[:-1]]))"),
+            "shifted by one"),
+        "alpha_bar_in_float32": ("schedule", "answer_schedule", replace("torch.cumprod(alpha, dim=0)", "torch.cumprod(alpha.float(), dim=0).double()"),
+                                 "accumulated in float32"),
+        "forward_variance_for_std": ("forward", "answer_schedule", replace("(1 - alpha_bar).sqrt() * eps", "(1 - alpha_bar) * eps"),
+                                     "scaled by the variance"),
+        "posterior_variance_beta": ("posterior", "answer_posterior", replace("return mean, (1 - alpha_bar_prev) / (1 - alpha_bar) * beta",
+                                                                             "return mean, beta"), "that is beta_t"),
+        "v_sign_flipped": ("conversions", "answer_parametrisations", replace("return alpha_bar.sqrt() * eps - (1 - alpha_bar).sqrt() * x0",
+                                                                             "return (1 - alpha_bar).sqrt() * x0 - alpha_bar.sqrt() * eps"), "sign is flipped"),
+        "guidance_other_convention": ("guidance", "answer_guidance", replace("return eps_null + (1 + w) * (eps_y - eps_null)",
+                                                                             "return eps_null + w * (eps_y - eps_null)"), "this course writes"),
+        "sampler_drops_the_labels": ("guidance", "answer_sampler", replace("eps = guided_eps(eps_model, x, t, y, w)", "eps = guided_eps(eps_model, x, t, None, w)"),
+                                     "does sample() pass y and w"),
+        "dropout_per_batch": ("label_dropout", "answer_guidance", replace("torch.rand(B, device=x0.device) < p_uncond",
+                                                                          "torch.rand(1, device=x0.device).expand(B) < p_uncond"),
+                              "drop each example's label independently"),
+        "loss_summed": ("label_dropout", "answer_guidance", replace("labels), eps)", 'labels), eps, reduction="sum")'), "average over the batch"),
+        "step_variance_beta": ("reverse_step", "answer_sampler", replace("variance = (1 - alpha_bar_prev) / (1 - alpha_bar) * beta", "variance = beta"),
+                               "the variance is beta_t"),
+        "step_time_off_by_one": ("reverse_step", "answer_sampler", replace("    beta, alpha = extract(schedule.beta, t, x_t)",
+                                                                           "    t = (t + 1).clamp(max=schedule.T)\n    beta, alpha = extract(schedule.beta, t, x_t)"),
+                                 "t + 1 used for t"),
+        "sampler_without_noise": ("sampler", "answer_sampler", replace("torch.randn(shape, generator=generator).to(device))", "torch.zeros(shape).to(device))"),
+                                  "the noise each step added"),
+        "decoder_density": ("bound", "answer_bound", replace("mass = (normal.cdf(upper) - normal.cdf(lower)).clamp(min=1e-12)",
+                                                             "mass = normal.log_prob(x0).exp()"), "minus the log-density"),
+        "bound_variance_beta": ("bound", "answer_bound", replace("/ (2 * variance))", "/ (2 * schedule.beta[step]))"), "L_(t-1) recomputed"),
+        # After the grader's recipe: a loss that drops every label (guidance cannot change the class) and one whose target
+        # is zero instead of the noise.
+        "labels_always_dropped": ("guidance_sweep", "answer_guidance", replace("torch.rand(B, device=x0.device) < p_uncond",
+                                                                             "torch.rand(B, device=x0.device) < 2.0"),
+                                  "class accuracy of guided samples at w = 1"),
+        "loss_target_zero": ("sample_quality", "answer_guidance", replace("labels), eps)", "labels), 0 * eps)"), "FID against the test set"),
+        # The integrity suite's cheats where hw5 gives them a place: a sampler that returns draws of the distribution its
+        # model describes (the chain replay finds it), and a forged result file.
+        "sampler_returns_mixture_draws": ("sampler", "answer_sampler", replace(
+            "    return x\n", '    return eps_model.mixture.sample(shape[0])[0].float() if hasattr(eps_model, "mixture") else x\n'),
+            "not the last step's output"),
+        "forged_result": ("schedule", "answer_schedule", prepend(
+            'import os, torch\nif os.path.exists("program.json"):\n'
+            '    torch.save({"beta": torch.zeros(4, dtype=torch.float64)}, "result.pt")\n    os._exit(0)'),
+            "not written by the grader's worker"),
+    },
 }
 CASES = [(homework, name) for homework, table in MUTANTS.items() for name in sorted(table)]
 

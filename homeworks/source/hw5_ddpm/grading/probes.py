@@ -44,15 +44,15 @@ class Recorder(nn.Module):
 
 
 class SmoothEps(nn.Module):
-    """A fixed, smooth stand-in for a trained network: eps = 0.5 tanh(W x + c t / T) + 0.1 (y + 1), known to the grader."""
+    """A fixed, smooth stand-in for a trained network: eps = 0.5 tanh(W x + c t / T) + 0.1 (y + 1) + shift, known to the grader."""
 
-    def __init__(self, W: torch.Tensor, c: torch.Tensor, T: int):
+    def __init__(self, W: torch.Tensor, c: torch.Tensor, T: int, shift: float = 0.0):
         super().__init__()
-        self.W, self.c, self.T = W, c, T
+        self.W, self.c, self.T, self.shift = W, c, T, shift
 
     def forward(self, x_t, t, y):
         flat = x_t.flatten(1).double()
-        out = 0.5 * torch.tanh(flat @ self.W.T + self.c * (t.double()[:, None] / self.T)) + 0.1 * (y.double()[:, None] + 1)
+        out = 0.5 * torch.tanh(flat @ self.W.T + self.c * (t.double()[:, None] / self.T)) + 0.1 * (y.double()[:, None] + 1) + self.shift
         return out.to(x_t.dtype).view_as(x_t)
 
 
@@ -170,12 +170,28 @@ def sampler(ns, betas, weights, means, stds, n, labels, w, noise_seed) -> dict:
 # The bound
 
 
-def bound(ns, betas, x0, n_levels, W, c, labels) -> dict:
+def bound(ns, betas, x0, n_levels, W, c, labels, shift: float = 0.0) -> dict:
     """bound_terms and bits_per_dim with the grader's fixed smooth network, every call of it recorded."""
     _require(ns, "bound_terms", "bits_per_dim")
     schedule = _schedule(ns, betas)
-    recorder = Recorder(SmoothEps(W, c, len(betas)))
+    recorder = Recorder(SmoothEps(W, c, len(betas), shift))
     y = None if labels.numel() == 0 else labels.clone()
     terms = ns.bound_terms(recorder, schedule, x0.clone(), n_levels, y)
     return {"terms": {k: torch.as_tensor(v).detach() for k, v in dict(terms).items()}, "calls": recorder.calls,
             "bits_per_dim": torch.as_tensor(ns.bits_per_dim(terms, x0.clone())).detach()}
+
+
+# --------------------------------------------------------------------------------------------------
+# The grader's recipe: the state of the course network trained with the student's loss
+
+
+def train(ns, dataset, T, config, train, p_uncond, train_seed) -> dict:
+    """The notebook's ``Diffusion`` (the given EpsNet) trained by ``dgm.fit`` with the student's ``loss_simple`` and
+    label dropout, on the linear schedule of ``T`` steps filled by the grader; the trained network's state."""
+    _require(ns, "Diffusion", "EpsConfig", "loss_simple")
+    scale = 1000 / T
+    schedule = _schedule(ns, torch.linspace(1e-4 * scale, 0.02 * scale, T, dtype=torch.float64))
+    data = dgm.data.load_images(dataset, "train")
+    model = ns.Diffusion(ns.EpsConfig(**{**config, "data_shape": tuple(config["data_shape"])}), schedule, p_uncond).to(dgm.default_device())
+    dgm.fit(model, (data.images, data.labels), dgm.TrainConfig(**train, seed=train_seed), progress=False)
+    return {"net": {k: v.detach().cpu() for k, v in model.net.state_dict().items()}}

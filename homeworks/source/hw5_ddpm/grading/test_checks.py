@@ -10,8 +10,12 @@ step of the sampler's chain from the prediction it was driven by (the chain is r
 standard normal and the last step noise-free). The sampler is driven by the exact noise prediction of a Gaussian
 mixture (``dgm.mixture``), so its samples are judged against that mixture apart from any training.
 
-Cost: every probe takes under a second of CPU except the sampler's (100 steps of 4,000 points, two seconds); there
-is no training recipe, so the quick and full profiles run the same checks.
+After the grader's recipe (``RECIPES``) nothing the student's code reports is used: the probe trains the notebook's
+network with the student's ``loss_simple`` and returns its state, and the grader samples it with its own float64
+sampler and guidance, and bounds test images with its own terms.
+
+Cost: the exact checks' probes take under a second of CPU each, the sampler's two seconds; the recipe about 70 CPU
+seconds of training and 20 of the grader's sampling and bound (quick profile).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import math
 import torch
 
 import dgm
-from autograder.calibrate import Calibration
+from autograder import quality
+from autograder.calibrate import Calibration, QualityCalibration
 from autograder.harness import GRADER_SEED
+from autograder.notebook import instructor_namespace
 
 TOLERANCE = 1e-6
 """Relative tolerance of values the grader recomputes in float64 from the same inputs."""
@@ -90,7 +96,8 @@ def test_schedule(submission):
             assert value.shape == (T,), f"{kind}_betas({T}) should have shape ({T},), got {tuple(value.shape)}"
             assert value.dtype == torch.float64, f"{kind}_betas returns {value.dtype}: keep the schedule in float64"
             expected = formula(T)
-            hint = (" (clip each beta_t at 0.999: the last cosine step is 1 without it)" if kind == "cosine" and _close(value[:-1], expected[:-1]) else "")
+            hint = (" (clip each beta_t at 0.999: the last cosine step is 1 without it)" if kind == "cosine" and _close(value[:-1], expected[:-1])
+                    else " (computed in float32 and converted: compute it in float64)" if _close(value, expected.float().double(), 1e-6) else "")
             assert _close(value, expected, 1e-12), f"{kind}_betas({T}) differs from its definition by up to {(value - expected).abs().max():.3g}{hint}"
     table = _table(betas)
     for name in ("beta", "alpha", "alpha_bar"):
@@ -122,7 +129,7 @@ def test_forward(submission):
     value = found["float64"]
     hints = {"the noise is scaled by the variance 1 - alpha_bar_t, not the standard deviation": alpha_bar.sqrt() * x0 + (1 - alpha_bar) * eps,
              "alpha_t was used where alpha_bar_t belongs": _at(table["alpha"], t, x0).sqrt() * x0 + (1 - _at(table["alpha"], t, x0)).sqrt() * eps,
-             "the time index is off by one": _at(table["alpha_bar"], (t - 1).clamp(min=0), x0).sqrt() * x0 + (1 - _at(table["alpha_bar"], (t - 1).clamp(min=0), x0)).sqrt() * eps}
+             "the time index is off by one": _at(table["alpha_bar"], t - 1, x0).sqrt() * x0 + (1 - _at(table["alpha_bar"], t - 1, x0)).sqrt() * eps}
     hint = next((f" ({text})" for text, wrong in hints.items() if _close(value, wrong)), "")
     assert _close(value, expected), f"q_sample differs from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps by up to {(value - expected).abs().max():.3g}{hint}"
     assert _close(found["float32"], expected, 1e-5), "q_sample of float32 data is wrong although float64 is right"
@@ -241,7 +248,7 @@ def test_label_dropout(submission):
         assert t.min() >= 1 and t.max() <= T, f"t should be drawn from 1..T = 1..{T}, got values {t.min().item()}..{t.max().item()}"
         eps = (call["x_t"].double() - _at(alpha_bar, t, x0).sqrt() * x0) / (1 - _at(alpha_bar, t, x0)).sqrt()
         expected = (call["out"].double() - eps).pow(2).mean()
-        hint = " (average over the batch and the dimensions, F.mse_loss)" if _close(loss, expected * x0[0].numel()) or _close(loss, expected * B) else ""
+        hint = " (average over the batch and the dimensions, F.mse_loss)" if any(_close(loss, expected * k) for k in (B, x0[0].numel(), x0.numel())) else ""
         assert loss.shape == () and _close(loss, expected, 1e-5), (
             f"loss_simple returned {float(loss):.6g}; the mean squared error between the model's output and the noise in its input is {expected.item():.6g}{hint}")
         dropped = call["y"] == NULL
@@ -276,12 +283,13 @@ def test_reverse_step(submission):
     found = submission.probe("reverse_step", inputs={"betas": betas, "eps": eps, "x_t": x_t, "t": t, "noise": noise})["x_prev"]
     table = _table(betas)
     expected = _mean_of_step(table, x_t, t, eps) + _tilde_beta(table, t, x_t).sqrt() * noise
-    shifted = {k: torch.cat([v, v[-1:]]) for k, v in table.items()}  # beta_{T+1} = beta_T: room for the t + 1 guess
+    later = (t + 1).clamp(max=T)
     hints = {"the variance is beta_t; this homework samples with tilde beta_t": _mean_of_step(table, x_t, t, eps) + _at(table["beta"], t, x_t).sqrt() * noise,
              "the noise is scaled by tilde beta_t, a variance, instead of its square root": _mean_of_step(table, x_t, t, eps) + _tilde_beta(table, t, x_t) * noise,
-             "the time index is off by one (t - 1 used for t)": _mean_of_step(table, x_t, t - 1, eps) + _tilde_beta(shifted, (t - 1).clamp(min=1), x_t).sqrt() * noise,
-             "the time index is off by one (t + 1 used for t)": _mean_of_step(shifted, x_t, t + 1, eps) + _tilde_beta(shifted, t + 1, x_t).sqrt() * noise}
+             "the time index is off by one (t + 1 used for t)": _mean_of_step(table, x_t, later, eps) + _tilde_beta(table, later, x_t).sqrt() * noise}
     hint = next((f" ({text})" for text, wrong in hints.items() if _close(found, wrong)), "")
+    if not hint and (t >= 2).any() and _close(found[t >= 2], (_mean_of_step(table, x_t, t - 1, eps) + _tilde_beta(table, (t - 1).clamp(min=1), x_t).sqrt() * noise)[t >= 2]):
+        hint = " (the time index is off by one: t - 1 used for t)"
     assert found.shape == x_t.shape, f"reverse_step should return shape {tuple(x_t.shape)}, got {tuple(found.shape)}"
     assert _close(found, expected), f"reverse_step differs from mu_theta(x_t, t) + sqrt(tilde beta_t) z by up to {(found.double() - expected).abs().max():.3g}{hint}"
 
@@ -322,6 +330,9 @@ def replay(found: dict, betas: torch.Tensor, mixture: dgm.mixture.GaussianMixtur
             z.append((after.double() - mean) / _tilde_beta(table, t, mean).sqrt())
     z = torch.stack(z)  # (T - 1, n, d)
     per_step = z.flatten(1).var(1)
+    if (z[1:] * z[:-1]).mean().abs() > 0.01:
+        return (f"replaying the chain, the noise of consecutive steps is correlated ({(z[1:] * z[:-1]).mean():.3f}): "
+                "draw fresh noise z ~ N(0, I) at every step")
     if z.mean().abs() > 0.01 or (per_step - 1).abs().max() > 0.1:
         worst = int((per_step - 1).abs().argmax())
         return (f"replaying the chain, the noise each step added has variance {per_step[worst]:.3f} tilde beta_t at t = {T - worst} "
@@ -345,7 +356,8 @@ def test_sampler(submission):
     problem = replay(found, cosine_betas(SAMPLER_T), mixture, SAMPLER_N)
     assert problem is None, problem
     shares = mixture.posterior(samples.double()).argmax(1).bincount(minlength=3).double() / SAMPLER_N
-    submission.show("share of samples per mixture component (0.2, 0.5, 0.3 expected)", round(shares[0].item(), 3))
+    for k, expected in enumerate(SAMPLER_MIXTURE["weights"]):
+        submission.show(f"share of samples in mixture component {k} ({expected} expected)", shares[k].item())
     submission.judge("energy distance of the exact-score samples to the mixture", sampler_energy(submission, GRADER_SEED), "sampler_energy",
                      "driven by the exact noise prediction of a Gaussian mixture, the sampler's energy distance to that mixture")
 
@@ -392,8 +404,11 @@ def test_bound(submission):
         else:
             true_mean, variance = conditioned_posterior(table, x0, x_t, t)
             expected_diffusion[:, int(t[0]) - 2] = ((true_mean - mean) ** 2 / (2 * variance)).flatten(1).sum(1)
-    implied = torch.stack(implied)
-    assert implied.mean().abs() < 0.15 and (implied.var() - 1).abs() < 0.2, (
+    implied = torch.stack(implied)  # (T, B, ...)
+    flat = implied.flatten(1)
+    correlation = (flat[1:] * flat[:-1]).mean(1) / (flat[1:].pow(2).mean(1) * flat[:-1].pow(2).mean(1)).sqrt()
+    assert correlation.abs().max() < 0.5, "the noise of x_t is the same at different t: draw a fresh eps for every t"
+    assert implied.mean().abs() < 0.08 and (implied.var() - 1).abs() < 0.1, (
         f"the x_t the model saw are not draws of q(x_t | x0): their implied noise has mean {implied.mean():.3f}, variance {implied.var():.3f}")
     alpha_bar_T = table["alpha_bar"][-1]
     expected_prior = 0.5 * (alpha_bar_T * x0**2 + (1 - alpha_bar_T) - 1 - torch.log(1 - alpha_bar_T)).flatten(1).sum(1)
@@ -408,9 +423,157 @@ def test_bound(submission):
         f"L_0 is {terms['decoder'][0]:.6g}, the discretised Gaussian decoder (bins of width 2/(K - 1), edges to +-infinity) gives {expected_decoder[0]:.6g}{hint}")
     total = (expected_prior + expected_diffusion.sum(1) + expected_decoder) / (D * math.log(2))
     assert _close(found["bits_per_dim"], total, 1e-5), f"bits_per_dim is {found['bits_per_dim'][0]:.6g}, (L_T + sum L_(t-1) + L_0) / (D log 2) = {total[0]:.6g}"
+    # A prediction far off (every eps shifted by 20) puts the decoder's mean about twenty standard deviations below every level:
+    # the masses of all bins but the lowest (which reaches to -infinity) are below 1e-12 and clamped there.
+    far = submission.probe("bound", n_levels=n_levels, shift=20.0, inputs={"betas": betas, "x0": x0, "W": W, "c": c, "labels": labels})
+    [first] = [call for call in far["calls"] if int(call["t"].flatten()[0]) == 1] or [None]
+    assert first is not None, "bound_terms made no model call at t = 1"
+    decoder = _discretised_nll(x0, _mean_of_step(table, first["x_t"], first["t"].long(), first["out"]), math.sqrt(betas[0].item()), n_levels)
+    assert _close(far["terms"]["decoder"], decoder, 1e-5), (
+        f"with predictions far off, L_0 is {far['terms']['decoder'][0]:.6g}, expected {decoder[0]:.6g}: clamp each bin's mass at 1e-12 "
+        "(the lowest and highest bins reach to -infinity and +infinity)")
+
+
+# --------------------------------------------------------------------------------------------------
+# After the grader's recipe: the course network trained with the student's loss_simple, sampled and bounded by the grader
+
+
+RECIPES = {
+    "quick": {"dataset": "digits", "T": 200, "config": {"data_shape": [1, 8, 8]}, "train": {"epochs": 700, "batch_size": 128, "lr": 1e-3},
+              "p_uncond": 0.15, "n_samples": 1000, "ws": [0.0, 1.0, 3.0], "n_levels": 17, "bound_images": 200, "seconds": 300},
+    "full": {"dataset": "mnist", "T": 1000, "config": {"data_shape": [1, 28, 28], "hidden": 1024, "n_blocks": 4},
+             "train": {"epochs": 30, "batch_size": 128, "lr": 3e-4}, "p_uncond": 0.15, "n_samples": 1000, "ws": [0.0, 1.0, 3.0],
+             "n_levels": 256, "bound_images": 500, "seconds": 1800, "smoke": {"T": 50, "bound_images": 20}},
+}
+"""The grader's recipe. Quick: the notebook's EpsNet (a 256-wide residual MLP) trained with the student's loss_simple and
+label dropout 0.15 for 8,400 Adam steps on 1,437 digits at T = 200, about 70 CPU seconds (one thread); then the grader
+draws 1,000 images (100 per class) at each w with its own float64 sampler (about 4 s per w) and bounds 200 test images.
+Full: a 1024-wide MLP on MNIST, T = 1000, 30 epochs (about 14,000 steps) on a GPU."""
+
+_MEASURED: dict = {}
+
+
+def _trained_net(submission, seed: int):
+    recipe = submission.recipe(RECIPES)
+    found = submission.probe("train", seconds=recipe["seconds"], seed=seed, train_seed=seed,
+                             **{k: recipe[k] for k in ("dataset", "T", "config", "train", "p_uncond")})
+    course = instructor_namespace(str(submission.homework.source_notebook))
+    net = course.EpsNet(course.EpsConfig(**{**recipe["config"], "data_shape": tuple(recipe["config"]["data_shape"])}))
+    net.load_state_dict(found["net"])
+    return net.eval()
+
+
+@torch.no_grad()
+def grader_sample(net, T: int, shape: tuple[int, ...], labels: torch.Tensor | None, w: float, generator: torch.Generator) -> torch.Tensor:
+    """Ancestral sampling with the grader's float64 step (tilde beta_t variance) and classifier-free guidance
+    eps(NULL) + (1 + w)(eps(y) - eps(NULL)); images in [0, 1]."""
+    table, n = _table(linear_betas(T)), shape[0]
+    x = torch.randn(shape, generator=generator, dtype=torch.float64)
+    null = torch.full((n,), NULL, dtype=torch.long)
+    for step in range(T, 0, -1):
+        t = torch.full((n,), step, dtype=torch.long)
+        if labels is None:
+            eps = net(x.float(), t, null).double()
+        else:
+            eps_y, eps_null = net(torch.cat([x, x]).float(), torch.cat([t, t]), torch.cat([labels, null])).double().chunk(2)
+            eps = eps_null + (1 + w) * (eps_y - eps_null)
+        x = _mean_of_step(table, x, t, eps) + _tilde_beta(table, t, x).sqrt() * torch.randn(shape, generator=generator, dtype=torch.float64)
+    return ((x + 1) / 2).clamp(0, 1).float()
+
+
+@torch.no_grad()
+def grader_bound(net, T: int, x0: torch.Tensor, n_levels: int, generator: torch.Generator) -> float:
+    """The variational bound in bits per dimension of images x0 in [-1, 1], unconditional, by the grader's float64 terms."""
+    table, x0 = _table(linear_betas(T)), x0.double()
+    null = torch.full((len(x0),), NULL, dtype=torch.long)
+    alpha_bar_T = table["alpha_bar"][-1]
+    nats = 0.5 * (alpha_bar_T * x0**2 + (1 - alpha_bar_T) - 1 - torch.log(1 - alpha_bar_T)).flatten(1).sum(1)
+    for step in range(1, T + 1):
+        t = torch.full((len(x0),), step, dtype=torch.long)
+        alpha_bar = _at(table["alpha_bar"], t, x0)
+        x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * torch.randn(x0.shape, generator=generator, dtype=torch.float64)
+        mean = _mean_of_step(table, x_t, t, net(x_t.float(), t, null).double())
+        if step == 1:
+            nats = nats + _discretised_nll(x0, mean, math.sqrt(table["beta"][1].item()), n_levels)
+        else:
+            true_mean, variance = conditioned_posterior(table, x0, x_t, t)
+            nats = nats + ((true_mean - mean) ** 2 / (2 * variance)).flatten(1).sum(1)
+    return (nats / (x0[0].numel() * math.log(2))).mean().item()
+
+
+def measured(submission, seed: int) -> dict:
+    """Everything the trained checks judge, for one training seed (computed once per submission and seed)."""
+    key = (id(submission), seed)
+    if key not in _MEASURED:
+        recipe = submission.recipe(RECIPES)
+        net, data = _trained_net(submission, seed), grader_data(submission)
+        shape = (recipe["n_samples"], *recipe["config"]["data_shape"])
+        labels = torch.arange(recipe["n_samples"]) % 10
+        generator = submission.private_generator("samples", seed)
+        samples = {w: grader_sample(net, recipe["T"], shape, labels, w, generator) for w in recipe["ws"]}
+        samples["unconditional"] = grader_sample(net, recipe["T"], shape, None, 0.0, generator)
+        test_features, _ = dgm.features.features(data.dataset, data.test)
+        result = {"samples": samples, "accuracy": {}, "recall": {}}
+        for w, images in samples.items():
+            sample_features, logits = dgm.features.features(data.dataset, images)
+            result["accuracy"][w] = (logits.argmax(1) == labels).double().mean().item()
+            result["recall"][w] = dgm.metrics.precision_recall(test_features, sample_features)[1]
+        x0 = data.test[: recipe["bound_images"]] * 2 - 1
+        result["bound"] = grader_bound(net, recipe["T"], x0, recipe["n_levels"], submission.private_generator("bound", seed))
+        _MEASURED[key] = result
+    return _MEASURED[key]
+
+
+def grader_data(submission):
+    return quality.GraderData.load(submission.recipe(RECIPES)["dataset"], binarised=False)
+
+
+def guided_samples(submission, seed: int) -> torch.Tensor:
+    """The grader's samples at w = 1, 100 per class, of the network trained with seed ``seed``."""
+    images = measured(submission, seed)["samples"][1.0]
+    submission.artifacts["samples"] = images[:100]
+    return images
+
+
+def guided_accuracy(submission, seed: int) -> float:
+    return measured(submission, seed)["accuracy"][1.0]
+
+
+def trained_bound(submission, seed: int) -> float:
+    return measured(submission, seed)["bound"]
+
+
+def test_sample_quality(submission):
+    results = measured(submission, GRADER_SEED)
+    submission.show("FID of unconditional samples (the null label)", dgm.metrics.fid(
+        dgm.features.features(grader_data(submission).dataset, grader_data(submission).test)[0],
+        dgm.features.features(grader_data(submission).dataset, results["samples"]["unconditional"])[0]), "lower")
+    quality.check_samples(submission, grader_data(submission), guided_samples(submission, GRADER_SEED))
+    submission.judge("bound on test images, bits/dim (grader's float64 terms)", results["bound"], "trained_bound",
+                     "after the grader's recipe the variational bound on test images")
+
+
+def test_guidance_sweep(submission):
+    results = measured(submission, GRADER_SEED)
+    accuracy, recall = results["accuracy"], results["recall"]
+    for w in submission.recipe(RECIPES)["ws"]:
+        submission.show(f"class accuracy of guided samples, w = {w:g}", accuracy[w], "higher")
+        submission.show(f"recall of guided samples, w = {w:g}", recall[w], "higher")
+    submission.show("class accuracy of unconditional samples (chance: 0.1)", accuracy["unconditional"])
+    what = "after the grader's recipe, the class accuracy of guided samples"
+    submission.judge("class accuracy of guided samples at w = 1", accuracy[1.0], "guided_accuracy", f"{what} at w = 1")
+    if submission.smoke:
+        return
+    assert accuracy[3.0] >= accuracy[0.0] - 0.02, (
+        f"{what} falls from {accuracy[0.0]:.3f} at w = 0 to {accuracy[3.0]:.3f} at w = 3: guidance should make samples more recognisable")
+    assert recall[3.0] < recall[0.0], (
+        f"the recall of guided samples rises from {recall[0.0]:.3f} at w = 0 to {recall[3.0]:.3f} at w = 3: stronger guidance should cost diversity")
 
 
 CALIBRATIONS = {
-    "sampler_energy": Calibration(sampler_energy, better="lower", margin=1.0, min_slack=0.002, bugs=("std_as_variance",), implausible=None,
+    "sampler_energy": Calibration(sampler_energy, better="lower", margin=3.0, min_slack=0.01, bugs=("std_as_variance",), implausible=None,
                                   every_profile=True),
+    "sample_quality": QualityCalibration(guided_samples, grader_data, margin=0.25),
+    "guided_accuracy": Calibration(guided_accuracy, better="higher", margin=0.05, bugs=("labels_always_dropped",), implausible=None),
+    "trained_bound": Calibration(trained_bound, better="lower", margin=0.1, bugs=("predicts_zero",), implausible=0.5),
 }

@@ -6,7 +6,9 @@ reverse step as the posterior of the predicted x0, guides with two model calls a
 mask. ``float64_chain`` runs the sampler's chain in float64 with the loop written from T down, draws every step's
 noise (also the unused last one) and computes the decoder's bin masses with ``torch.special.ndtr``.
 ``BUGS``: known bugs (answer cell id -> ``(old, new)`` replacement in the reference): a reverse step that scales the
-noise by tilde beta_t instead of its square root.
+noise by tilde beta_t instead of its square root (the exact-score sampler's energy distance), a loss that drops every
+label (guidance cannot change the class: the guided accuracy) and a loss whose target is zero instead of the noise
+(the trained bound).
 ``python -m autograder calibrate hw5`` puts each threshold between the worst correct solution and the best bug it
 names, and refuses when none does.
 """
@@ -108,10 +110,8 @@ def reverse_step(schedule: Schedule, eps: Tensor, x_t: Tensor, t: Tensor, noise:
 
 @torch.no_grad()
 def sample(eps_model: nn.Module, schedule: Schedule, shape: tuple[int, ...], y: Tensor | None = None, w: float = 0.0,
-           generator: torch.Generator | None = None) -> Tensor:
-    x = torch.randn(*shape, generator=generator)
-    if y is not None:
-        x = x.to(y.device)
+           generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
+    x = torch.randn(*shape, generator=generator).to(device)
     for t in range(schedule.T, 0, -1):
         times = torch.full((shape[0],), t, device=x.device, dtype=torch.long)
         z = torch.randn(*shape, generator=generator).to(x.device) if t > 1 else torch.zeros_like(x)
@@ -128,8 +128,7 @@ def reverse_step(schedule: Schedule, eps: Tensor, x_t: Tensor, t: Tensor, noise:
 
 @torch.no_grad()
 def sample(eps_model: nn.Module, schedule: Schedule, shape: tuple[int, ...], y: Tensor | None = None, w: float = 0.0,
-           generator: torch.Generator | None = None) -> Tensor:
-    device = torch.device("cpu") if y is None else y.device
+           generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
     dtype = next((p.dtype for p in eps_model.parameters()), torch.float32) if isinstance(eps_model, nn.Module) else torch.float32
     x = torch.randn(shape, generator=generator, dtype=torch.float64).to(device)
     t = schedule.T
@@ -180,4 +179,6 @@ ALTERNATIVES = {
 
 BUGS = {
     "std_as_variance": {"answer_sampler": ("return mean + variance.sqrt() * noise", "return mean + variance * noise")},
+    "labels_always_dropped": {"answer_guidance": ("torch.rand(B, device=x0.device) < p_uncond", "torch.rand(B, device=x0.device) < 2.0")},
+    "predicts_zero": {"answer_guidance": ("labels), eps)", "labels), 0 * eps)")},
 }
