@@ -14,8 +14,8 @@ After the grader's recipe (``RECIPES``) nothing the student's code reports is us
 network with the student's ``loss_simple`` and returns its state, and the grader samples it with its own float64
 sampler and guidance, and bounds test images with its own terms.
 
-Cost: the exact checks' probes take under a second of CPU each, the sampler's two seconds; the recipe about 70 CPU
-seconds of training and 20 of the grader's sampling and bound (quick profile).
+Cost: the exact checks' probes take under a second of CPU each, the sampler's two seconds; the recipe about 50 CPU
+seconds of training and 25 of the grader's sampling and bound (quick profile).
 """
 
 from __future__ import annotations
@@ -439,15 +439,16 @@ def test_bound(submission):
 
 
 RECIPES = {
-    "quick": {"dataset": "digits", "T": 200, "config": {"data_shape": [1, 8, 8]}, "train": {"epochs": 700, "batch_size": 128, "lr": 1e-3},
-              "p_uncond": 0.15, "n_samples": 1000, "ws": [0.0, 1.0, 3.0], "n_levels": 17, "bound_images": 200, "seconds": 300},
+    "quick": {"dataset": "digits", "T": 200, "config": {"data_shape": [1, 8, 8]}, "train": {"epochs": 500, "batch_size": 128, "lr": 1e-3},
+              "p_uncond": 0.15, "n_samples": 500, "ws": [0.0, 1.0, 3.0], "n_levels": 17, "bound_images": 200, "seconds": 300},
     "full": {"dataset": "mnist", "T": 1000, "config": {"data_shape": [1, 28, 28], "hidden": 1024, "n_blocks": 4},
              "train": {"epochs": 30, "batch_size": 128, "lr": 3e-4}, "p_uncond": 0.15, "n_samples": 1000, "ws": [0.0, 1.0, 3.0],
              "n_levels": 256, "bound_images": 500, "seconds": 1800, "smoke": {"T": 50, "bound_images": 20}},
 }
 """The grader's recipe. Quick: the notebook's EpsNet (a 256-wide residual MLP) trained with the student's loss_simple and
-label dropout 0.15 for 8,400 Adam steps on 1,437 digits at T = 200, about 70 CPU seconds (one thread); then the grader
-draws 1,000 images (100 per class) at each w with its own float64 sampler (about 4 s per w) and bounds 200 test images.
+label dropout 0.15 for 6,000 Adam steps on 1,437 digits at T = 200, about 50 CPU seconds (one thread); then the grader
+draws 500 images (50 per class) at each w, and 500 unconditional ones, with its own float64 sampler (about 5 s per set)
+and bounds 200 test images.
 Full: a 1024-wide MLP on MNIST, T = 1000, 30 epochs (about 14,000 steps) on a GPU."""
 
 _MEASURED: dict = {}
@@ -529,7 +530,7 @@ def grader_data(submission):
 
 
 def guided_samples(submission, seed: int) -> torch.Tensor:
-    """The grader's samples at w = 1, 100 per class, of the network trained with seed ``seed``."""
+    """The grader's samples at w = 1, 50 per class, of the network trained with seed ``seed``."""
     images = measured(submission, seed)["samples"][1.0]
     submission.artifacts["samples"] = images[:100]
     return images
