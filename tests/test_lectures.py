@@ -33,6 +33,10 @@ def slides() -> list[Path]:
     return sorted(LECTURES.glob("[0-9][0-9]_*/lecture.tex"))
 
 
+def test_every_week_has_a_lecture():
+    assert [p.parent.name[:2] for p in slides()] == [f"{week:02d}" for week in range(1, 15)]
+
+
 def notebook_markdown() -> dict[str, str]:
     """The markdown of every homework and seminar notebook (sources and student versions)."""
     paths = [*REPO_ROOT.glob("homeworks/*/*/*.ipynb"), *REPO_ROOT.glob("seminars/**/*.ipynb")]
