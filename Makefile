@@ -36,13 +36,16 @@ test-fast: env  ## the tests that do not train or grade whole notebooks
 release: env  ## validate sources, verify references, regenerate homeworks/release and student seminars, build dist/ (wheel + student-bundle.zip); RELEASE_ARGS=--no-verify skips grading the references
 	$(PY) -m autograder release $(RELEASE_ARGS)
 
-bench: env  ## benchmarks (print figures): hw1-hw5 references (hw2 against zuko, hw3 against vector-quantize-pytorch, hw4 against a non-saturating GAN, hw5 against diffusers' DDPMScheduler), time to score 1,000 samples
-	$(PY) -m pip install -q "zuko>=1.1" "vector-quantize-pytorch>=1.20" "torchmetrics>=1.4" "diffusers>=0.30"
+bench: env  ## benchmarks (print figures): hw1-hw6 references (hw2 against zuko, hw3 against vector-quantize-pytorch, hw4 against a non-saturating GAN, hw5 against diffusers' DDPMScheduler, hw6 against torchcfm and torchdiffeq), time to score 1,000 samples
+	# -c requirements.txt keeps the course's torch: torchcfm's optional dependencies would pull a newer torch through torchvision
+	$(PY) -m pip install -q -c requirements.txt "zuko>=1.1" "vector-quantize-pytorch>=1.20" "torchmetrics>=1.4" "diffusers>=0.30" torchdiffeq pot
+	$(PY) -m pip install -q --no-deps "torchcfm>=1.0"
 	$(PY) benchmarks/hw1_pixelcnn.py
 	$(PY) benchmarks/hw2_realnvp.py
 	$(PY) benchmarks/hw3_vqvae.py
 	$(PY) benchmarks/hw4_wgan.py
 	$(PY) benchmarks/hw5_ddpm.py
+	$(PY) benchmarks/hw6_flow_matching.py
 	$(PY) benchmarks/sample_quality.py
 
 # The TeX toolchain is needed by `make lectures` only (Debian/Ubuntu; macOS: see lectures/README.md).

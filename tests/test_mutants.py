@@ -16,6 +16,7 @@ from autograder.notebook import grade_cells, read_notebook
 
 HW2_BUGS = variants(find_homework("hw2")).BUGS
 HW3_BUGS = variants(find_homework("hw3")).BUGS
+HW6_BUGS = variants(find_homework("hw6")).BUGS
 
 MUTANTS = {
     # homework: {name: (check it targets, answer cell, planted bug, words the message must contain)}
@@ -242,6 +243,50 @@ MUTANTS = {
         "forged_result": ("schedule", "answer_schedule", prepend(
             'import os, torch\nif os.path.exists("program.json"):\n'
             '    torch.save({"beta": torch.zeros(4, dtype=torch.float64)}, "result.pt")\n    os._exit(0)'),
+            "not written by the grader's worker"),
+    },
+    "hw6": {
+        "velocity_sign_flipped": ("paths", "answer_paths", replace("return expand(d_alpha, x1) * x1 + expand(d_sigma, x0) * x0",
+                                                                   "return -(expand(d_alpha, x1) * x1 + expand(d_sigma, x0) * x0)"), "the sign is flipped"),
+        "vp_noise_and_data_swapped": ("paths", "answer_paths", replace(
+            "return torch.sin(angle), math.pi / 2 * torch.cos(angle), torch.cos(angle), -math.pi / 2 * torch.sin(angle)",
+            "return torch.cos(angle), -math.pi / 2 * torch.sin(angle), torch.sin(angle), math.pi / 2 * torch.cos(angle)"), "noise and the data are swapped"),
+        "loss_summed": ("cfm_loss", "answer_paths", replace("cond_velocity(x0, x1, t, path)).pow(2).mean()", "cond_velocity(x0, x1, t, path)).pow(2).sum()"),
+                        "average over the batch and the coordinates"),
+        "loss_target_always_linear": ("cfm_loss", "answer_paths", replace("cond_velocity(x0, x1, t, path)).pow(2).mean()",
+                                                                          'cond_velocity(x0, x1, t, "linear")).pow(2).mean()'), "the velocity of the path you were given"),
+        "heun_reuses_first_slope": ("solvers", "answer_solvers", replace("x = x + h / 2 * (slope + v(predicted, t + h))",
+                                                                         "x = x + h / 2 * (slope + slope + 0 * v(predicted, t + h))"), "update is the Euler step"),
+        "euler_at_the_step_end": ("solvers", "answer_solvers", replace("x = x + h * v(x, t)", "x = x + h * v(x, t + h)"), "should evaluate the field at x_0 and t_0"),
+        "heun_without_the_half": ("transport", "answer_solvers", replace("x = x + h / 2 * (slope + v(predicted, t + h))", "x = x + h * (slope + v(predicted, t + h)) / 2.5"),
+                                  "update is not"),
+        # The integrity suite's cheat where hw6 gives it a place: a sampler that returns draws of the distribution its field
+        # carries to (the chain replay finds it).
+        "sampler_returns_target_draws": ("transport", "answer_solvers", replace(
+            "        x = x + h / 2 * (slope + v(predicted, t + h))\n    return x\n",
+            "        x = x + h / 2 * (slope + v(predicted, t + h))\n"
+            '    field = getattr(v, "field", None)\n'
+            "    return field.mu + field.s * torch.randn_like(x) if hasattr(field, \"mu\") else x\n"), "did not return the end of its own chain"),
+        "divergence_summed_over_batch": ("divergence", "answer_likelihood", replace("    return velocity.detach(), divergence\n",
+                                                                                    "    return velocity.detach(), divergence.sum().expand(len(x))\n"),
+                                         "the sum over the batch"),
+        "hutchinson_fresh_probe": ("divergence", "answer_likelihood", replace("grad_outputs=z)", "grad_outputs=torch.randn_like(z))"), "is the probe z used"),
+        "likelihood_sign_flipped": ("log_likelihood", "answer_likelihood", replace("return log_p0 - integral", "return log_p0 + integral"), "wrong sign"),
+        "likelihood_euler": ("log_likelihood", "answer_likelihood", lambda source: replace("x = x - h / 2 * (velocity + velocity_next)", "x = x - h * velocity")(
+            replace("integral = integral + h / 2 * (divergence + divergence_next)", "integral = integral + h * divergence")(source)), "Euler steps"),
+        "ot_inverse_permutation": ("ot_pair", "answer_ot", replace("order[torch.as_tensor(cols)] = torch.as_tensor(rows)", "order[torch.as_tensor(rows)] = torch.as_tensor(cols)"),
+                                   "the optimum is"),
+        # After the grader's recipes: the known bugs calibration measures, a log-density without its normaliser, and a
+        # log_likelihood inflated only for the course network (the grader's own integration of the same weights finds it).
+        "log_p0_unnormalised": ("density_2d", "answer_likelihood", replace("x[0].numel() * math.log(2 * math.pi)", "0 * math.log(2 * math.pi)"), "integrates to"),
+        "ot_ignored": ("ot_straightness", "answer_ot", HW6_BUGS["ot_ignored"]["answer_ot"], "is ot_pair used in FlowMatching.loss?"),
+        "target_zero": ("sample_quality", "answer_paths", HW6_BUGS["target_zero"]["answer_paths"], "FID against the test set"),
+        "likelihood_inflated_for_the_course_net": ("trained_likelihood", "answer_likelihood", replace(
+            "return log_p0 - integral", 'return log_p0 - integral + (5.0 if type(v).__name__ == "VelocityNet" else 0.0)'),
+            "differs from the grader's integration"),
+        "forged_result": ("paths", "answer_paths", prepend(
+            'import os, torch\nif os.path.exists("program.json"):\n'
+            '    torch.save({"linear": {}}, "result.pt")\n    os._exit(0)'),
             "not written by the grader's worker"),
     },
 }

@@ -23,7 +23,7 @@ from autograder.homework import all_homeworks, find_homework
 SHARED = Path(os.environ["DGM_DATA"]) if os.environ.get("DGM_DATA") else None
 needs_mnist = pytest.mark.skipif(not (SHARED and (SHARED / "mnist").is_dir()), reason="MNIST archives not available (set DGM_DATA)")
 HOMEWORKS = [homework.key for homework in all_homeworks() if hasattr(load_checks(homework), "RECIPES")]
-"""The homeworks whose grader trains with a recipe per profile (hw5's checks so far train nothing: they are the same in every profile)."""
+"""The homeworks whose grader trains with a recipe per profile."""
 
 
 def _leaves(part: dict, key: str) -> list:
@@ -59,9 +59,10 @@ def test_smoke_needs_the_full_profile(tmp_path):
     assert done.returncode == 2 and "--smoke shrinks the full profile's recipe" in done.stderr
 
 
-SAME_IN_EVERY_PROFILE_SKIPPED = {"hw4": "losses,nonsaturating,gradient_penalty,train_step,sample_quality", "hw5": "guidance_sweep,sample_quality"}
+SAME_IN_EVERY_PROFILE_SKIPPED = {"hw4": "losses,nonsaturating,gradient_penalty,train_step,sample_quality", "hw5": "guidance_sweep,sample_quality",
+                                  "hw6": "ot_straightness,sample_quality,trained_likelihood"}
 """The checks a smoke test runs where some checks are the same in every profile (hw4's 1D critic and eight Gaussians,
-hw5's exact checks: tests/test_references.py grades them, and tests/test_calibrate.py shows such thresholds judged
+hw5's and hw6's exact checks and hw6's 2D flow: tests/test_references.py grades them, and tests/test_calibrate.py shows such thresholds judged
 in a smoke run)."""
 
 
