@@ -8,6 +8,7 @@ T = 1000, beta_t linear from 1e-4 to 0.02, and Nichol & Dhariwal (2021) for the 
 
 import matplotlib.pyplot as plt
 import numpy as np
+from dgm.plots import slide_style as style
 
 T = 1000
 BETA = np.linspace(1e-4, 0.02, T)  # beta_1, ..., beta_T at indices 0, ..., T - 1
@@ -84,14 +85,6 @@ def ancestral_sampling(n: int, seed: int, y: int | None = None, w: float = 0.0, 
         x = mean + np.sqrt(TBETA[i]) * rng.standard_normal(n) if t > 1 else mean
         paths.append(x[:keep].copy())
     return x, np.array(paths)
-
-
-def style(axes) -> None:
-    for ax in np.atleast_1d(axes):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
 
 
 def snr_weights() -> plt.Figure:

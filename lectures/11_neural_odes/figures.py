@@ -14,6 +14,7 @@ Time convention of the course for flows: t = 0 is noise, t = 1 is data.
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.integrate import solve_ivp
+from dgm.plots import slide_style as style
 
 # The 1D mixture (weights, means, standard deviations) and the 2D one (six components on a ring, and the centre).
 MIX_1D = (np.array([0.35, 0.65]), np.array([[-2.0], [1.5]]), np.array([0.35, 0.6]))
@@ -84,14 +85,6 @@ def ode_log_density(x: np.ndarray, t: float, mix, n_steps: int = 100) -> np.ndar
     end = rk4(rhs, np.concatenate([x, np.zeros((len(x), 1))], 1), t, 0.0, n_steps)
     z0, s0 = end[:, :d], end[:, d]
     return -0.5 * (z0**2).sum(1) - 0.5 * d * np.log(2 * np.pi) - s0
-
-
-def style(axes) -> None:
-    for ax in np.atleast_1d(axes):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
 
 
 def trajectories_2d() -> plt.Figure:

@@ -9,6 +9,7 @@ continuous time), the VE SDE sigma(t) = sigma_min (sigma_max / sigma_min)^t.
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.integrate import solve_ivp
+from dgm.plots import slide_style as style
 
 WEIGHTS = np.array([0.5, 0.25, 0.25])
 MEANS = np.array([-1.0, 0.8, 3.0])
@@ -73,14 +74,6 @@ def data_samples(n, rng):
 def pf_field(t, x):
     """The probability-flow ODE field f - g^2 / 2 grad log p_t of the VP SDE."""
     return -0.5 * beta(t) * x - 0.5 * beta(t) * vp_score(x, t)
-
-
-def style(axes) -> None:
-    for ax in np.atleast_1d(axes):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
 
 
 def brownian() -> plt.Figure:

@@ -12,6 +12,7 @@ field is exact. Two time conventions, as on the slides:
 
 import matplotlib.pyplot as plt
 import numpy as np
+from dgm.plots import slide_style as style
 
 BETA_MIN, BETA_MAX = 0.1, 20.0
 
@@ -66,14 +67,6 @@ def linear_velocity(x: np.ndarray, t: float) -> np.ndarray:
     parts, centres, variances = mixture_components(x, t, 1 - t)
     per_component = MEANS + (t * STDS**2 - (1 - t)) / variances * (x[..., None] - centres)
     return (parts * per_component).sum(-1) / parts.sum(-1)
-
-
-def style(axes) -> None:
-    for ax in np.atleast_1d(axes):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
 
 
 def density_image(ax, density, times: np.ndarray, x: np.ndarray) -> None:

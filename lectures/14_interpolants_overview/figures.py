@@ -11,6 +11,7 @@ Gaussian or Gaussian-mixture data, for which every score and posterior mean has 
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from dgm.plots import slide_style as style
 
 N_PAIRS = 128  # size of the coupling (one mini-batch)
 SIGMA = 0.25  # width of the conditional paths
@@ -69,14 +70,6 @@ def couplings():
     _, columns = linear_sum_assignment(((noise[:, None] - data[None]) ** 2).sum(-1))
     start = noise[rng.integers(0, N_PAIRS, 300)] + SIGMA * rng.standard_normal((300, 2))  # x(0) ~ p_0
     return noise, data, data[columns], start
-
-
-def style(axes) -> None:
-    for ax in np.atleast_1d(axes):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
 
 
 def couplings_2d() -> plt.Figure:
