@@ -27,7 +27,7 @@ demo: env  ## grade the hw1 reference solution and the blank student notebook (q
 	cp homeworks/release/hw1_pixelcnn/hw1_pixelcnn.ipynb $(DEMO)/submissions/blank.ipynb
 	$(PY) -m autograder grade hw1 $(DEMO)/submissions --profile quick --jobs 2 --out $(DEMO)/results
 
-test: env  ## the project's test suite (about 36 minutes on 2 cores)
+test: env  ## the project's test suite (about 41 minutes on 2 cores)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-fast: env  ## the tests that do not train or grade whole notebooks
